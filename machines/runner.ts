@@ -1,0 +1,66 @@
+import { fromCallback } from 'xstate';
+import type { AgentEvent, AgentRunner, RunOutcome, RunRequest } from '../src/agents/types.js';
+import { RunStopped } from '../src/agents/types.js';
+
+/** Events a runner actor sends back to the scope that invoked it. */
+export type RunnerEvent =
+  | { type: 'run.started'; runId: string; at: number }
+  | { type: 'runner.event'; runId: string; event: AgentEvent; at: number }
+  | { type: 'run.finished'; runId: string; outcome: RunOutcome; error?: string; at: number };
+
+/** Commands the scope may send to its running runner. */
+export type RunnerCommand = { type: 'runner.stop'; reason: 'interrupted' | 'timeout' };
+
+export interface RunnerDeps {
+  agent: AgentRunner;
+  now: () => number;
+  /** Called for every agent event before the scope sees it (persist the session id at once). */
+  onAgentEvent?: (request: RunRequest, event: AgentEvent) => void;
+}
+
+/**
+ * One agent run as an actor. Invoked by the scope's `running` state: leaving the
+ * state runs the cleanup, which aborts the run (the codex child dies).
+ * Always ends with exactly one `run.finished` unless it was stopped from outside.
+ */
+export function createRunnerLogic(deps: RunnerDeps) {
+  return fromCallback<RunnerCommand, RunRequest, RunnerEvent>(({ input: request, sendBack, receive }) => {
+    const abort = new AbortController();
+    receive((command) => {
+      if (command.type === 'runner.stop') abort.abort(new RunStopped(command.reason));
+    });
+
+    void (async () => {
+      sendBack({ type: 'run.started', runId: request.runId, at: deps.now() });
+      let outcome: RunOutcome | undefined;
+      let error: string | undefined;
+      try {
+        for await (const event of deps.agent.run(request, abort.signal)) {
+          deps.onAgentEvent?.(request, event);
+          if (event.type === 'done') {
+            outcome = event.outcome;
+            error = event.error;
+            break;
+          }
+          sendBack({ type: 'runner.event', runId: request.runId, event, at: deps.now() });
+        }
+        if (!outcome) {
+          outcome = abort.signal.aborted ? 'interrupted' : 'failed';
+          error = abort.signal.aborted ? undefined : 'the agent stream ended without an outcome';
+        }
+      } catch (caught) {
+        outcome = 'failed';
+        error = caught instanceof Error ? caught.message : String(caught);
+      }
+      sendBack({
+        type: 'run.finished',
+        runId: request.runId,
+        outcome,
+        ...(error ? { error } : {}),
+        at: deps.now(),
+      });
+    })();
+
+    return () => abort.abort(new RunStopped('interrupted'));
+  });
+}

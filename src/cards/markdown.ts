@@ -1,0 +1,32 @@
+/** Small helpers for Feishu card markdown. */
+
+/** Codex wraps every command as `/bin/bash -lc '<cmd>'`; people want to see `<cmd>`. */
+export function displayCommand(command: string): string {
+  const match = /^\/bin\/(?:ba|z)?sh\s+-l?c\s+(['"])([\s\S]*)\1$/.exec(command.trim());
+  if (!match) return command.trim();
+  const inner = match[2] ?? '';
+  return match[1] === "'" ? inner.replaceAll(`'\\''`, `'`) : inner;
+}
+
+/** Inline code that survives backticks inside the command. */
+export function inlineCode(text: string): string {
+  const oneLine = text.replace(/\s*\n\s*/g, ' ⏎ ');
+  const fence = oneLine.includes('`') ? '``' : '`';
+  return `${fence}${oneLine}${fence}`;
+}
+
+/** A fenced block whose content cannot close the fence early. */
+export function codeBlock(text: string, language = ''): string {
+  const safe = text.replace(/```/g, '`\u200b``');
+  return `\`\`\`${language}\n${safe}\n\`\`\``;
+}
+
+/** Keep the end of long output: the last lines are what explains a failure. */
+export function tail(text: string, maxChars: number): string {
+  if (text.length <= maxChars) return text;
+  return `… (${text.length - maxChars} earlier characters omitted)\n${text.slice(-maxChars)}`;
+}
+
+export function utf8Bytes(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}

@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.js';
+import { resolvePaths } from '../config/paths.js';
+import { LarkcodeError } from '../core/errors.js';
+import { startDaemon } from '../runtime/daemon.js';
+import { createLogger } from '../runtime/logger.js';
+
+const EXIT_CONFIG = 78; // EX_CONFIG
+const EXIT_FAILURE = 1;
+
+const USAGE = `larkcode — drive coding agents on this machine from Feishu/Lark
+
+Usage:
+  larkcode start        run in the foreground (Ctrl-C or SIGTERM stops it)
+  larkcode --version
+  larkcode --help
+
+Config: $LARKCODE_HOME/config.json (default ~/.config/larkcode/config.json).
+Env overrides: FEISHU_APP_ID, FEISHU_APP_SECRET, FEISHU_DOMAIN (feishu | lark | URL).`;
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+  });
+  if (values.version) {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  const command = positionals[0];
+  if (values.help || !command) {
+    process.stdout.write(`${USAGE}\n`);
+    return command || values.help ? 0 : 2;
+  }
+  if (command === 'start') return start();
+  process.stderr.write(`larkcode: unknown command "${command}"\n\n${USAGE}\n`);
+  return 2;
+}
+
+async function start(): Promise<number> {
+  const paths = resolvePaths();
+  const config = loadConfig(paths.configFile);
+  const logger = createLogger(config.logLevel);
+  const daemon = await startDaemon({ config, paths, logger });
+
+  return new Promise<number>((resolve) => {
+    // `on`, not `once`: conf's when-exit re-raises the signal after its own handler runs.
+    const onSignal = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'signal received');
+      const hardStop = setTimeout(() => resolve(EXIT_FAILURE), 4500);
+      hardStop.unref();
+      daemon.stop(3500).then(
+        () => resolve(0),
+        (error) => {
+          logger.error({ err: error }, 'shutdown failed');
+          resolve(EXIT_FAILURE);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof LarkcodeError) {
+      process.stderr.write(`larkcode: ${error.message}\n`);
+      process.exit(error.kind === 'config' || error.kind === 'workspace' ? EXIT_CONFIG : EXIT_FAILURE);
+    }
+    process.stderr.write(
+      `larkcode: unexpected error: ${error instanceof Error ? error.stack : String(error)}\n`,
+    );
+    process.exit(EXIT_FAILURE);
+  },
+);

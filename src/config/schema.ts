@@ -1,0 +1,59 @@
+import { z } from 'zod';
+
+export const accessModes = ['read-only', 'workspace', 'full'] as const;
+export type AccessMode = (typeof accessModes)[number];
+
+const domainSchema = z.union([
+  z.enum(['feishu', 'lark']),
+  z
+    .string()
+    .url()
+    .refine((u) => !u.endsWith('/'), { message: 'must not end with "/" (the SDK appends /open-apis/…)' }),
+]);
+
+/** `$LARKCODE_HOME/config.json`. Unknown keys are errors, so a typo never silently falls back to a default. */
+export const configSchema = z
+  .object({
+    appId: z.string().regex(/^cli_[0-9a-f]{16}$/i, {
+      message: 'must be cli_ followed by 16 hex digits (the node-sdk ignores anything else)',
+    }),
+    appSecret: z.string().min(1),
+    domain: domainSchema.default('feishu'),
+    /** Default working directory for every scope (must exist; broad directories are refused). */
+    workspace: z.string().min(1),
+    /** Open id (ou_…) of the owner: always allowed. */
+    owner: z.string().startsWith('ou_').optional(),
+    /** Who may use the bot: user open ids (ou_…) and chat ids (oc_…, every member of that chat). */
+    allowlist: z
+      .array(z.string().regex(/^(ou|oc)_\w+$/, { message: 'entries are ou_… users or oc_… chats' }))
+      .default([]),
+    groups: z
+      .object({ requireMention: z.boolean().default(true) })
+      .strict()
+      .default({ requireMention: true }),
+    permissions: z
+      .object({
+        defaultAccess: z.enum(accessModes).default('workspace'),
+        networkAccess: z.boolean().default(false),
+      })
+      .strict()
+      .default({ defaultAccess: 'workspace', networkAccess: false }),
+    codex: z
+      .object({
+        /** Passed to codex as `--config` overrides: model, model_provider, model_providers … */
+        config: z.record(z.string(), z.unknown()).default({}),
+        /** API key for codex, plain or `env:NAME`; injected only into the codex child. */
+        apiKey: z.string().min(1).optional(),
+        /** CODEX_HOME for this profile; default: `<state>/codex-home` (isolated from ~/.codex). */
+        home: z.string().min(1).optional(),
+        model: z.string().min(1).optional(),
+        /** Path to a codex binary; default: the one bundled with @openai/codex-sdk. */
+        path: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({ config: {} }),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+  })
+  .strict();
+
+export type LarkcodeConfig = z.infer<typeof configSchema>;

@@ -1,0 +1,124 @@
+import * as lark from '@larksuiteoapi/node-sdk';
+import type { Logger } from 'pino';
+import { type RetryPolicy, withRetry } from '../core/retry.js';
+import { FeishuApiError, feishuErrorFromBody, feishuErrorFromThrown } from './errors.js';
+
+export type FeishuDomain = 'feishu' | 'lark' | string;
+
+export function sdkDomain(domain: FeishuDomain): string | lark.Domain {
+  if (domain === 'feishu') return lark.Domain.Feishu;
+  if (domain === 'lark') return lark.Domain.Lark;
+  return domain;
+}
+
+export interface BotIdentity {
+  openId: string;
+  name: string;
+}
+
+interface FeishuBody<T> {
+  code?: number;
+  msg?: string;
+  data?: T;
+}
+
+const SEND_RETRY: RetryPolicy = {
+  attempts: 6,
+  baseDelayMs: 500,
+  maxDelayMs: 10_000,
+  delayFor: (error, _attempt, backoff) => {
+    if (!(error instanceof FeishuApiError)) return undefined;
+    if (error.failure === 'rate_limited') return Math.max(backoff, error.retryAfterMs ?? 0);
+    if (error.failure === 'transient') return backoff;
+    return undefined;
+  },
+};
+
+/**
+ * The node-sdk `Client` with what it lacks: a `code != 0` check on 2xx answers,
+ * our error table, and retry with backoff for rate limits and 5xx.
+ */
+export class FeishuApi {
+  readonly client: lark.Client;
+
+  constructor(
+    options: { appId: string; appSecret: string; domain: FeishuDomain },
+    private readonly logger: Logger,
+  ) {
+    this.client = new lark.Client({
+      appId: options.appId,
+      appSecret: options.appSecret,
+      domain: sdkDomain(options.domain),
+      // A per-client cache: the SDK's default token cache is process-global.
+      cache: new lark.DefaultCache(),
+      logger: sdkLogger(logger),
+      loggerLevel: lark.LoggerLevel.warn,
+    });
+  }
+
+  /** One API call: resolves `data`, throws FeishuApiError, retries what is retryable. */
+  async call<T>(api: string, request: () => Promise<FeishuBody<T>>, signal?: AbortSignal): Promise<T> {
+    return withRetry(
+      async () => {
+        let body: FeishuBody<T>;
+        try {
+          body = await request();
+        } catch (thrown) {
+          throw feishuErrorFromThrown(api, thrown);
+        }
+        if (body && typeof body.code === 'number' && body.code !== 0) throw feishuErrorFromBody(api, body);
+        return body?.data as T;
+      },
+      {
+        ...SEND_RETRY,
+        delayFor: (error, attempt, backoff) => {
+          const delay = SEND_RETRY.delayFor(error, attempt, backoff);
+          if (delay !== undefined)
+            this.logger.warn(
+              { api, attempt, delayMs: Math.round(delay), err: String(error) },
+              'feishu call retrying',
+            );
+          return delay;
+        },
+      },
+      signal,
+    );
+  }
+
+  async botIdentity(): Promise<BotIdentity> {
+    let answer: { code?: number; msg?: string; bot?: { open_id?: string; app_name?: string } };
+    try {
+      answer = await this.client.request({ url: '/open-apis/bot/v3/info', method: 'GET' });
+    } catch (thrown) {
+      throw feishuErrorFromThrown('bot/v3/info', thrown);
+    }
+    if (answer.code !== 0 || !answer.bot?.open_id) throw feishuErrorFromBody('bot/v3/info', answer);
+    return { openId: answer.bot.open_id, name: answer.bot.app_name ?? 'larkcode' };
+  }
+}
+
+/** Route the SDK's own logging (array arguments) into pino. */
+export function sdkLogger(logger: Logger) {
+  const forward =
+    (level: 'error' | 'warn' | 'info' | 'debug' | 'trace') =>
+    (...args: unknown[]) => {
+      const flat = args.flat();
+      logger[level]({ sdk: true }, flat.map((a) => (typeof a === 'string' ? a : safeJson(a))).join(' '));
+    };
+  return {
+    error: forward('error'),
+    warn: forward('warn'),
+    info: forward('debug'),
+    debug: forward('trace'),
+    trace: forward('trace'),
+  };
+}
+
+function safeJson(value: unknown): string {
+  if (value instanceof Error) return value.message;
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return String(value);
+  }
+}

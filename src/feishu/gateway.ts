@@ -1,0 +1,77 @@
+import * as lark from '@larksuiteoapi/node-sdk';
+import type { Logger } from 'pino';
+import { LarkcodeError } from '../core/errors.js';
+import { type FeishuDomain, sdkDomain, sdkLogger } from './api.js';
+
+export interface GatewayHandlers {
+  /** Called synchronously from the SDK handler; must only enqueue (the ack waits for it). */
+  onMessageEvent: (raw: unknown) => void;
+}
+
+export interface GatewayOptions {
+  appId: string;
+  appSecret: string;
+  domain: FeishuDomain;
+  logger: Logger;
+}
+
+/**
+ * The long connection: the node-sdk WSClient + EventDispatcher. Handlers return at
+ * once so Feishu gets its ack in milliseconds; work happens after.
+ */
+export class FeishuGateway {
+  #ws?: lark.WSClient;
+
+  constructor(private readonly options: GatewayOptions) {}
+
+  start(handlers: GatewayHandlers, signal?: AbortSignal): Promise<void> {
+    const { appId, appSecret, domain, logger } = this.options;
+    const dispatcher = new lark.EventDispatcher({
+      logger: sdkLogger(logger),
+      loggerLevel: lark.LoggerLevel.warn,
+    });
+    dispatcher.register({
+      'im.message.receive_v1': (data: unknown) => {
+        handlers.onMessageEvent(data);
+      },
+    });
+
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (error?: Error) => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onAbort = () => settle(new LarkcodeError('feishu', 'connecting to Feishu was cancelled'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+
+      this.#ws = new lark.WSClient({
+        appId,
+        appSecret,
+        domain: sdkDomain(domain),
+        logger: sdkLogger(logger),
+        loggerLevel: lark.LoggerLevel.warn,
+        autoReconnect: true,
+        onReady: () => settle(),
+        onError: (error: Error) =>
+          settle(
+            new LarkcodeError('feishu', `Feishu long connection failed: ${error.message}`, { cause: error }),
+          ),
+        onReconnecting: () => logger.warn('feishu long connection lost; reconnecting'),
+        onReconnected: () => logger.info('feishu long connection restored'),
+      });
+      void this.#ws.start({ eventDispatcher: dispatcher });
+    });
+  }
+
+  connectionState(): string {
+    return this.#ws?.getConnectionStatus().state ?? 'idle';
+  }
+
+  stop(): void {
+    this.#ws?.close({ force: true });
+  }
+}

@@ -1,0 +1,87 @@
+import type { AgentEvent, AgentRunner, RunRequest } from '../../src/agents/types.js';
+import { RunStopped } from '../../src/agents/types.js';
+
+/** One run of the scripted agent, driven by the test. */
+export interface ScriptedRun {
+  request: RunRequest;
+  aborted: boolean;
+  ended: boolean;
+  push(event: AgentEvent): void;
+  /** Finish the run with a `done` event. */
+  finish(outcome?: 'completed' | 'failed', error?: string): void;
+  /** Throw from the agent stream, as a crashing backend would. */
+  crash(error: Error): void;
+}
+
+/**
+ * An AgentRunner whose events the test pushes. Honours the AbortSignal like a real
+ * backend: an abort ends the stream with `done` interrupted/timeout.
+ */
+export class ScriptedAgent implements AgentRunner {
+  readonly name = 'scripted';
+  readonly runs: ScriptedRun[] = [];
+
+  get current(): ScriptedRun {
+    const run = this.runs[this.runs.length - 1];
+    if (!run) throw new Error('no run has started');
+    return run;
+  }
+
+  live(): ScriptedRun[] {
+    return this.runs.filter((r) => !r.ended);
+  }
+
+  async *run(request: RunRequest, signal: AbortSignal): AsyncIterable<AgentEvent> {
+    const queue: (AgentEvent | Error)[] = [];
+    let wake: (() => void) | undefined;
+    const notify = () => {
+      wake?.();
+      wake = undefined;
+    };
+    const run: ScriptedRun = {
+      request,
+      aborted: false,
+      ended: false,
+      push: (event) => {
+        queue.push(event);
+        notify();
+      },
+      finish: (outcome = 'completed', error) => {
+        queue.push({ type: 'done', outcome, ...(error ? { error } : {}) });
+        notify();
+      },
+      crash: (error) => {
+        queue.push(error);
+        notify();
+      },
+    };
+    this.runs.push(run);
+    const onAbort = () => {
+      run.aborted = true;
+      notify();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      while (true) {
+        if (signal.aborted) {
+          const reason = signal.reason instanceof RunStopped ? signal.reason.reason : 'interrupted';
+          yield { type: 'done', outcome: reason };
+          return;
+        }
+        const next = queue.shift();
+        if (next === undefined) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          continue;
+        }
+        if (next instanceof Error) throw next;
+        yield next;
+        if (next.type === 'done') return;
+      }
+    } finally {
+      run.ended = true;
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+}
