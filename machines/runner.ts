@@ -26,6 +26,7 @@ export interface RunnerDeps {
 export function createRunnerLogic(deps: RunnerDeps) {
   return fromCallback<RunnerCommand, RunRequest, RunnerEvent>(({ input: request, sendBack, receive }) => {
     const abort = new AbortController();
+    let settled = false;
     receive((command) => {
       if (command.type === 'runner.stop') abort.abort(new RunStopped(command.reason));
     });
@@ -52,6 +53,7 @@ export function createRunnerLogic(deps: RunnerDeps) {
         outcome = 'failed';
         error = caught instanceof Error ? caught.message : String(caught);
       }
+      settled = true;
       sendBack({
         type: 'run.finished',
         runId: request.runId,
@@ -61,6 +63,8 @@ export function createRunnerLogic(deps: RunnerDeps) {
       });
     })();
 
-    return () => abort.abort(new RunStopped('interrupted'));
+    return () => {
+      if (!settled) abort.abort(new RunStopped('interrupted'));
+    };
   });
 }

@@ -46,9 +46,16 @@ export class CodexSdkRunner implements AgentRunner {
       ? this.#codex.resumeThread(request.sessionId, threadOptions)
       : this.#codex.startThread(threadOptions);
 
+    // The SDK ties the child process to this signal; once the turn is over, a late abort would
+    // make the already-exiting child emit an unhandled 'error'. So link, and unlink when done.
+    const childAbort = new AbortController();
+    const forwardAbort = () => childAbort.abort(signal.reason);
+    if (signal.aborted) forwardAbort();
+    else signal.addEventListener('abort', forwardAbort, { once: true });
+
     let finished = false;
     try {
-      const { events } = await thread.runStreamed(request.prompt, { signal });
+      const { events } = await thread.runStreamed(request.prompt, { signal: childAbort.signal });
       for await (const codexEvent of events) {
         for (const event of translateCodexEvent(codexEvent)) {
           if (event.type === 'session' && request.sessionId && event.sessionId !== request.sessionId) {
@@ -80,6 +87,8 @@ export class CodexSdkRunner implements AgentRunner {
         return;
       }
       yield { type: 'done', outcome: 'failed', error: describeCodexError(error) };
+    } finally {
+      signal.removeEventListener('abort', forwardAbort);
     }
   }
 }

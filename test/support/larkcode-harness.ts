@@ -1,0 +1,65 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import type { AgentRunner } from '../../src/agents/types.js';
+import { resolvePaths } from '../../src/config/paths.js';
+import { configSchema, type LarkcodeConfig } from '../../src/config/schema.js';
+import { type Daemon, startDaemon } from '../../src/runtime/daemon.js';
+import { codexProviderConfig } from './codex-harness.js';
+import { DEFAULT_USER_OPEN_ID, type FeishuEmulator } from './feishu-emulator/index.js';
+
+export interface InProcessLarkcode {
+  daemon: Daemon;
+  home: string;
+  workspace: string;
+  config: LarkcodeConfig;
+  logs: Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+/** larkcode's real composition root, in this process, pointed at the emulator and (unless replaced) the mock model. */
+export async function startLarkcode(options: {
+  emulator: FeishuEmulator;
+  mockBaseUrl?: string;
+  agent?: AgentRunner;
+  config?: Partial<Record<keyof LarkcodeConfig, unknown>>;
+}): Promise<InProcessLarkcode> {
+  const home = await mkdtemp(join(tmpdir(), 'larkcode-home-'));
+  const workspace = await mkdtemp(join(tmpdir(), 'larkcode-ws-'));
+  const config = configSchema.parse({
+    appId: options.emulator.appId,
+    appSecret: options.emulator.appSecret,
+    domain: options.emulator.url,
+    workspace,
+    owner: DEFAULT_USER_OPEN_ID,
+    codex: options.mockBaseUrl
+      ? { config: codexProviderConfig(options.mockBaseUrl), apiKey: 'sk-test' }
+      : { config: {} },
+    ...options.config,
+  });
+  const logs: Record<string, unknown>[] = [];
+  const logger = pino(
+    { level: 'debug' },
+    { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
+  );
+  const daemon = await startDaemon({
+    config,
+    paths: resolvePaths({ LARKCODE_HOME: home }),
+    logger,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    ...(options.agent ? { agent: options.agent } : {}),
+  });
+  return {
+    daemon,
+    home,
+    workspace,
+    config,
+    logs,
+    stop: async () => {
+      await daemon.stop();
+      await rm(home, { recursive: true, force: true });
+      await rm(workspace, { recursive: true, force: true });
+    },
+  };
+}
