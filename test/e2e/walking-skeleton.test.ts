@@ -125,7 +125,7 @@ describe('walking skeleton: Feishu message → real Codex turn → card', () => 
     const card = await replyTo(topicChat.chatId, sent.messageId);
     expect(card.threadId).toBe(sent.threadId);
     const call = emulator.callsTo('POST', new RegExp(`/messages/${sent.messageId}/reply`))[0];
-    expect((call?.body as { reply_in_thread?: boolean }).reply_in_thread).toBe(true);
+    expect((call?.body as { reply_in_thread?: boolean } | undefined)?.reply_in_thread).toBe(true);
     const request = mock.requests[mock.requests.length - 1];
     expect(request?.threadId).not.toBe(firstThreadId);
   });
