@@ -61,7 +61,11 @@ function emptyAnswerNote(outcome: RunOutcome): string {
 }
 
 function summaryLine(outcome: RunOutcome, answer: string): string {
-  const first = answer.replace(/\s+/g, ' ').trim().slice(0, 60);
+  const first = answer
+    .replace(/[*_`#>~]/g, '')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 60);
   return first || OUTCOME_HEADER[outcome].title;
 }
 
@@ -119,7 +123,9 @@ function toolPanel(tool: ToolCall): CardJson {
 function footer(state: RunState, context: RunCardContext): string {
   const parts = [`⏱ ${formatElapsed(context.elapsedMs)}`];
   if (state.usage) {
-    parts.push(`🔢 ${state.usage.inputTokens} in / ${state.usage.outputTokens} out`);
+    // Codex reports thread totals; per-turn deltas need the previous turn's figures.
+    const scope = state.usage.cumulative ? ' (thread total)' : '';
+    parts.push(`🔢 ${state.usage.inputTokens} in / ${state.usage.outputTokens} out${scope}`);
   }
   parts.push(`🤖 ${context.agent}`, `📁 ${context.workspace}`, `🔒 ${context.sandbox}`);
   return parts.join(' · ');

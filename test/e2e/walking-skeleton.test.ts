@@ -143,6 +143,14 @@ describe('walking skeleton: Feishu message → real Codex turn → card', () => 
     expect(mock.requests.length).toBe(before);
   });
 
+  it('reports a failed model turn on the card, with the reason', async () => {
+    mock.enqueue(reply.failure('the model is overloaded'));
+    const sent = await emulator.pushMessage({ chatId: p2pChat, text: 'this one will fail' });
+    const card = await replyTo(p2pChat, sent.messageId);
+    expect(card.text).toContain('Failed');
+    expect(card.text).toContain('the model is overloaded');
+  });
+
   it('never answers a stranger, nor its own messages echoed back', async () => {
     const before = mock.requests.length;
     const strangerChat = emulator.createChat({ mode: 'p2p' });
@@ -164,5 +172,15 @@ describe('walking skeleton: Feishu message → real Codex turn → card', () => 
     const dropped = larkcode.logs.filter((l) => l.msg === 'message dropped').map((l) => l.reason);
     expect(dropped).toContain('stranger');
     expect(dropped).toContain('own_message');
+  });
+
+  it('on shutdown, reports the run in flight as interrupted before exiting', async () => {
+    mock.enqueue(reply.hang());
+    const sent = await emulator.pushMessage({ chatId: p2pChat, text: 'a very long job' });
+    await mock.waitForRequests(mock.requests.length + 1);
+    await larkcode.daemon.stop();
+    const card = await replyTo(p2pChat, sent.messageId);
+    expect(card.text).toContain('Interrupted');
+    expect(card.text).toContain('shut down');
   });
 });
