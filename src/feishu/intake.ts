@@ -71,7 +71,11 @@ export async function decideMessage(raw: RawMessageEvent, deps: IntakeDeps): Pro
 
   const threadId = message.thread_id || undefined;
   const scopeId = threadId ? topicScopeId(message.chat_id, threadId) : chatScopeId(message.chat_id);
-  const target: ReplyTarget = { messageId: message.message_id, inThread: Boolean(threadId) };
+  const target: ReplyTarget = {
+    chatId: message.chat_id,
+    messageId: message.message_id,
+    inThread: Boolean(threadId),
+  };
   if (!SUPPORTED_TYPES.has(message.message_type)) {
     return { action: 'unsupported', messageType: message.message_type, target, scopeId, actorId: senderId };
   }

@@ -1,14 +1,16 @@
 import type { CardJson } from '../cards/run-card.js';
 import type { FeishuApi } from './api.js';
+import { ChatPacer } from './chat-pacer.js';
 import type { FeishuPort, ReplyTarget } from './port.js';
 
 interface SentMessage {
   message_id?: string;
 }
 
-/** FeishuPort over the node-sdk REST client. */
-export function createFeishuPort(api: FeishuApi): FeishuPort {
+/** FeishuPort over the node-sdk REST client; every send to a chat is paced under its QPS limit. */
+export function createFeishuPort(api: FeishuApi, pacer = new ChatPacer()): FeishuPort {
   const reply = async (target: ReplyTarget, msgType: string, content: string, signal?: AbortSignal) => {
+    await pacer.slot(target.chatId, signal);
     const sent = await api.call<SentMessage>(
       'im.message.reply',
       () =>
@@ -21,9 +23,25 @@ export function createFeishuPort(api: FeishuApi): FeishuPort {
     return sent?.message_id ?? '';
   };
 
+  const send = async (chatId: string, msgType: string, content: string, signal?: AbortSignal) => {
+    await pacer.slot(chatId, signal);
+    const sent = await api.call<SentMessage>(
+      'im.message.create',
+      () =>
+        api.client.im.v1.message.create({
+          params: { receive_id_type: 'chat_id' },
+          data: { receive_id: chatId, msg_type: msgType, content },
+        }),
+      signal,
+    );
+    return sent?.message_id ?? '';
+  };
+
   return {
     replyCard: (target, card: CardJson, signal) => reply(target, 'interactive', JSON.stringify(card), signal),
     replyText: (target, text, signal) => reply(target, 'text', JSON.stringify({ text }), signal),
+    sendCard: (chatId, card, signal) => send(chatId, 'interactive', JSON.stringify(card), signal),
+    sendText: (chatId, text, signal) => send(chatId, 'text', JSON.stringify({ text }), signal),
     addReaction: async (messageId, emojiType) => {
       const added = await api.call<{ reaction_id?: string }>('im.messageReaction.create', () =>
         api.client.im.v1.messageReaction.create({

@@ -2,6 +2,7 @@ import type { CardJson } from '../cards/run-card.js';
 
 /** Where a reply goes: under this message, inside its thread when it has one. */
 export interface ReplyTarget {
+  chatId: string;
   messageId: string;
   inThread: boolean;
 }
@@ -13,5 +14,8 @@ export interface ReplyTarget {
 export interface FeishuPort {
   replyCard(target: ReplyTarget, card: CardJson, signal?: AbortSignal): Promise<string>;
   replyText(target: ReplyTarget, text: string, signal?: AbortSignal): Promise<string>;
+  /** A new message in the chat, for when the message to reply to is gone. */
+  sendCard(chatId: string, card: CardJson, signal?: AbortSignal): Promise<string>;
+  sendText(chatId: string, text: string, signal?: AbortSignal): Promise<string>;
   addReaction(messageId: string, emojiType: string): Promise<string>;
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { FinishedRun } from '../../machines/scope.machine.js';
 import { renderFinalRunCard } from '../cards/run-card.js';
 import { answerText } from '../cards/run-state.js';
-import { FeishuApiError } from '../feishu/errors.js';
+import { FeishuApiError, type FeishuFailure } from '../feishu/errors.js';
 import type { FeishuPort, ReplyTarget } from '../feishu/port.js';
 import { splitForTextMessages } from './split-text.js';
 
@@ -14,12 +14,14 @@ export interface PublishDeps {
 
 /**
  * Tell the user how a run ended: a card replying to the last message of the batch.
- * If Feishu refuses the card (size, structure), the answer still lands as text.
+ * The answer always lands: if the message to reply to is gone it goes to the chat,
+ * and if Feishu refuses the card (size, structure) it goes as text.
  */
 export async function publishRunResult(run: FinishedRun, deps: PublishDeps): Promise<void> {
   const last = run.inputs[run.inputs.length - 1];
   if (!last) return;
-  const target: ReplyTarget = { messageId: last.messageId, inThread: Boolean(last.chat.threadId) };
+  const chatId = last.chat.chatId;
+  const target: ReplyTarget = { chatId, messageId: last.messageId, inThread: Boolean(last.chat.threadId) };
   const card = renderFinalRunCard(run.state, {
     elapsedMs: run.startedAt ? run.endedAt - run.startedAt : 0,
     workspace: run.settings.workspace,
@@ -27,18 +29,45 @@ export async function publishRunResult(run: FinishedRun, deps: PublishDeps): Pro
     agent: deps.agentName,
   });
   const log = deps.logger.child({ scopeId: run.scopeId, runId: run.runId });
+
+  let replyGone = false;
+  const deliver = async (asReply: () => Promise<unknown>, toChat: () => Promise<unknown>) => {
+    if (!replyGone) {
+      try {
+        await asReply();
+        return;
+      } catch (error) {
+        if (!isFailure(error, 'message_gone')) throw error;
+        replyGone = true;
+        log.warn({ err: String(error) }, 'reply target gone; sending to the chat instead');
+      }
+    }
+    await toChat();
+  };
+
   try {
-    await deps.feishu.replyCard(target, card);
+    await deliver(
+      () => deps.feishu.replyCard(target, card),
+      () => deps.feishu.sendCard(chatId, card),
+    );
     log.info({ outcome: run.state.outcome }, 'run result published');
     return;
   } catch (error) {
-    const fallback =
-      error instanceof FeishuApiError && ['too_large', 'card_rejected', 'invalid'].includes(error.failure);
+    const fallback = isFailure(error, 'too_large', 'card_rejected', 'invalid');
     log.warn({ err: String(error), fallback }, 'run card failed');
     if (!fallback) throw error;
   }
   const outcomeLine = `[${run.state.outcome ?? 'failed'}]${run.state.error ? ` ${run.state.error}` : ''}`;
   const chunks = splitForTextMessages(`${outcomeLine}\n\n${answerText(run.state)}`.trim());
-  for (const chunk of chunks) await deps.feishu.replyText(target, chunk);
+  for (const chunk of chunks) {
+    await deliver(
+      () => deps.feishu.replyText(target, chunk),
+      () => deps.feishu.sendText(chatId, chunk),
+    );
+  }
   log.info({ outcome: run.state.outcome, chunks: chunks.length }, 'run result published as text');
+}
+
+function isFailure(error: unknown, ...failures: FeishuFailure[]): boolean {
+  return error instanceof FeishuApiError && failures.includes(error.failure);
 }

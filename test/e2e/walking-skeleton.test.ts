@@ -151,6 +151,46 @@ describe('walking skeleton: Feishu message → real Codex turn → card', () => 
     expect(card.text).toContain('the model is overloaded');
   });
 
+  it('still delivers the answer when the message it replies to was recalled', async () => {
+    mock.enqueue(reply.message('answer after recall'));
+    const chat = emulator.createChat({ mode: 'p2p' });
+    emulator.failApi({
+      method: 'POST',
+      path: /\/reply$/,
+      status: 400,
+      code: 230011,
+      msg: 'The message was withdrawn.',
+    });
+    await emulator.pushMessage({ chatId: chat.chatId, text: 'quick question' });
+    const card = await waitFor(
+      () => botReplies(chat.chatId).find((m) => m.text.includes('answer after recall')),
+      {
+        timeoutMs: 20_000,
+      },
+    );
+    expect(card.parentId).toBeUndefined();
+    expect(card.msgType).toBe('interactive');
+  });
+
+  it('falls back to text messages, nothing lost, when the answer is too big for a card', async () => {
+    const paragraphs = Array.from({ length: 60 }, (_, i) => `Paragraph ${i}: ${'lorem ipsum '.repeat(50)}`);
+    mock.enqueue(reply.message(paragraphs.join('\n\n')));
+    const sent = await emulator.pushMessage({ chatId: p2pChat, text: 'write a long essay' });
+    const chunks = await waitFor(
+      () => {
+        const texts = botReplies(p2pChat).filter(
+          (m) => m.parentId === sent.messageId && m.msgType === 'text',
+        );
+        const total = Number(/^\[\d+\/(\d+)\]/.exec(texts[0]?.text ?? '')?.[1]);
+        return texts.length > 0 && texts.length === total && texts;
+      },
+      { timeoutMs: 20_000 },
+    );
+    const joined = chunks.map((m) => m.text).join('\n');
+    for (const p of paragraphs) expect(joined).toContain(p.trim());
+    expect(emulator.violations.filter((v) => v.kind === 'chat_send_rate')).toEqual([]);
+  });
+
   it('never answers a stranger, nor its own messages echoed back', async () => {
     const before = mock.requests.length;
     const strangerChat = emulator.createChat({ mode: 'p2p' });

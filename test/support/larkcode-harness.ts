@@ -24,9 +24,11 @@ export async function startLarkcode(options: {
   mockBaseUrl?: string;
   agent?: AgentRunner;
   config?: Partial<Record<keyof LarkcodeConfig, unknown>>;
+  /** Reuse a LARKCODE_HOME and workspace (a restart); they are then left in place on stop. */
+  reuse?: { home: string; workspace: string };
 }): Promise<InProcessLarkcode> {
-  const home = await mkdtemp(join(tmpdir(), 'larkcode-home-'));
-  const workspace = await mkdtemp(join(tmpdir(), 'larkcode-ws-'));
+  const home = options.reuse?.home ?? (await mkdtemp(join(tmpdir(), 'larkcode-home-')));
+  const workspace = options.reuse?.workspace ?? (await mkdtemp(join(tmpdir(), 'larkcode-ws-')));
   const config = configSchema.parse({
     appId: options.emulator.appId,
     appSecret: options.emulator.appSecret,
@@ -58,6 +60,7 @@ export async function startLarkcode(options: {
     logs,
     stop: async () => {
       await daemon.stop();
+      if (options.reuse) return;
       await rm(home, { recursive: true, force: true });
       await rm(workspace, { recursive: true, force: true });
     },
