@@ -1,52 +1,123 @@
-import { assertEvent, assign, fromCallback, setup } from 'xstate';
-import type { RunRequest, SandboxMode } from '../src/agents/types.js';
-import { initialRunState, type RunState, reduceRunState } from '../src/cards/run-state.js';
+import { assertEvent, assign, fromCallback, raise, sendTo, setup } from 'xstate';
+import type { AgentEvent, RunOutcome, RunRequest, SandboxMode } from '../src/agents/types.js';
 import type { MessageInput, ScopeId } from '../src/core/bridge-input.js';
 import { buildPrompt } from './prompt.js';
 import type { RunnerCommand, RunnerEvent } from './runner.js';
 
-/** Per-scope policy the runner needs; decided before a run starts. */
+/** Per-scope policy and timing; decided before a run starts. */
 export interface ScopeSettings {
   workspace: string;
   sandbox: SandboxMode;
   networkAccess: boolean;
+  /** Quiet window that merges quick messages into one run. */
+  debounceMs: number;
+  /** No agent event for this long stops the run as "timeout". */
+  idleTimeoutMs: number;
+  /** Wall-clock cap per run. */
+  runCapMs: number;
+  /** How long a stopped agent may take to exit before the scope moves on without it. */
+  stopGraceMs: number;
+  /** An idle scope actor is stopped after this long; it is restored from the store on demand. */
+  evictAfterMs: number;
 }
 
-/** Durable facts a scope starts from (restored from the store). */
+/** A run that was in flight when larkcode died: reported interrupted, never re-run. */
+export interface InterruptedRun {
+  runId: string;
+  inputs: MessageInput[];
+  startedAt?: number;
+  cardMessageId?: string;
+}
+
+/** Durable facts a scope starts from (fresh, or restored from the store). */
 export interface ScopeSeed {
   scopeId: ScopeId;
   settings: ScopeSettings;
   sessionId?: string;
+  pendingInputs?: MessageInput[];
+  interruptedRun?: InterruptedRun;
+  /** Makes run ids unique across restarts; chosen by the runtime. */
+  runIdPrefix: string;
 }
 
-/** The run in flight: which inputs it carries and what it has shown so far. */
+/** The run being prepared or in flight. */
 export interface ActiveRun {
   runId: string;
   inputs: MessageInput[];
+  /** True once the inputs were handed to the agent: from then on a crash means "interrupted". */
+  handedToAgent: boolean;
   startedAt?: number;
-  state: RunState;
 }
 
-/** A run that has ended, handed to the effect that reports it. */
-export interface FinishedRun extends ActiveRun {
+/** What the scope persists whenever it changes. */
+export interface ScopeFacts {
   scopeId: ScopeId;
-  settings: ScopeSettings;
-  endedAt: number;
+  sessionId?: string;
+  idleTimeoutMs: number;
+  pendingInputs: MessageInput[];
+  inflight?: { runId: string; inputs: MessageInput[]; startedAt?: number };
+}
+
+/** Everything the renderer of one run is told, in order. */
+export type RenderUpdate =
+  | { type: 'render.open'; scopeId: ScopeId; inputs: MessageInput[]; settings: ScopeSettings }
+  | { type: 'render.waiting'; position: number }
+  | { type: 'render.started'; at: number }
+  | { type: 'render.agent'; event: AgentEvent; at: number }
+  | { type: 'render.inputs'; inputs: MessageInput[] }
+  | { type: 'render.finish'; outcome: RunOutcome; error?: string; note?: string; at: number };
+
+/** Short answers to control commands, replying to the message that asked. */
+export interface Notice {
+  replyTo?: MessageInput;
+  text: string;
 }
 
 export interface ScopeContext {
   scopeId: ScopeId;
   settings: ScopeSettings;
   sessionId?: string;
-  /** Messages received while a run was active, in arrival order; they form the next run. */
+  /** Accepted messages not yet in a run, in arrival order. */
   pendingInputs: MessageInput[];
   activeRun?: ActiveRun;
+  runIdPrefix: string;
+  runSeq: number;
+  interruptedRun?: InterruptedRun;
+}
+
+/** Who asked for a control action, so the answer can reply to it. */
+interface ControlOrigin {
+  origin?: MessageInput;
 }
 
 export type ScopeEvent =
   | { type: 'input.message'; input: MessageInput }
+  | ({ type: 'control.stop' } & ControlOrigin)
+  | { type: 'control.steer'; input: MessageInput }
+  | ({ type: 'control.new' } & ControlOrigin)
+  | ({ type: 'control.timeout'; seconds?: number } & ControlOrigin)
+  | { type: 'pool.granted' }
+  | { type: 'pool.position'; position: number }
   | RunnerEvent
   | { type: 'daemon.shutdown'; at: number };
+
+const STOP_TIMEOUT_NOTE = 'the agent did not stop in time';
+
+const FORWARD_TO_RENDERER = { type: 'renderRun', params: agentEventUpdate } as const;
+const FORWARD_AND_PERSIST_SESSION = [
+  FORWARD_TO_RENDERER,
+  'recordSession',
+  { type: 'persistScope', params: factsOf },
+] as const;
+const FINISH_ON_RENDERER = { type: 'renderRun', params: finishUpdate } as const;
+/** /new drops what is queued at that moment; what arrives later belongs to the new session. */
+const DROP_QUEUE = ['clearPending', { type: 'persistScope', params: factsOf }] as const;
+/** A message for a run that has not started yet joins it (and its card). */
+const ADD_TO_PREPARING_RUN = [
+  'addInputToPreparingRun',
+  { type: 'renderRun', params: preparingInputsUpdate },
+  { type: 'persistScope', params: factsOf },
+] as const;
 
 export const scopeMachine = setup({
   types: {
@@ -55,48 +126,105 @@ export const scopeMachine = setup({
     input: {} as ScopeSeed,
   },
   actors: {
-    // Provided by the runtime (createRunnerLogic over a real AgentRunner).
+    // Provided by the runtime: createRunnerLogic over a real AgentRunner.
     runner: fromCallback<RunnerCommand, RunRequest, RunnerEvent>(() => () => {}),
   },
+  delays: {
+    debounce: ({ context }) => context.settings.debounceMs,
+    idleTimeout: ({ context }) => context.settings.idleTimeoutMs,
+    runCap: ({ context }) => context.settings.runCapMs,
+    stopGrace: ({ context }) => context.settings.stopGraceMs,
+    evictAfter: ({ context }) => context.settings.evictAfterMs,
+  },
   actions: {
+    // ── effects, provided by the runtime ──
+    persistScope: (_, _facts: ScopeFacts) => {},
+    renderRun: (_, _params: { runId: string; update: RenderUpdate }) => {},
+    notify: (_, _notice: Notice) => {},
+    reportInterruptedRun: (_, _params: { scopeId: ScopeId; run: InterruptedRun }) => {},
+    requestRunSlot: sendTo(
+      ({ system }) => system.get('supervisor'),
+      ({ context }) => ({ type: 'pool.request', scopeId: context.scopeId }),
+    ),
+    releaseRunSlot: sendTo(
+      ({ system }) => system.get('supervisor'),
+      ({ context }) => ({ type: 'pool.release', scopeId: context.scopeId }),
+    ),
+
+    // ── context ──
     enqueueInput: assign({
       pendingInputs: ({ context, event }) => {
-        assertEvent(event, 'input.message');
+        assertEvent(event, ['input.message', 'control.steer']);
         return [...context.pendingInputs, event.input];
       },
     }),
-    takePendingIntoRun: assign(({ context }) => {
-      const first = context.pendingInputs[0];
-      const runId = `run_${first?.messageId ?? 'empty'}`;
-      return {
-        pendingInputs: [],
-        activeRun: { runId, inputs: context.pendingInputs, state: initialRunState(runId) },
-      };
+    addInputToPreparingRun: assign({
+      activeRun: ({ context, event }) => {
+        assertEvent(event, ['input.message', 'control.steer']);
+        const run = context.activeRun!;
+        return { ...run, inputs: [...run.inputs, event.input] };
+      },
+    }),
+    createRun: assign(({ context }) => ({
+      runSeq: context.runSeq + 1,
+      pendingInputs: [],
+      activeRun: {
+        runId: `${context.runIdPrefix}-${context.runSeq + 1}`,
+        inputs: context.pendingInputs,
+        handedToAgent: false,
+      },
+    })),
+    markHandedToAgent: assign({
+      activeRun: ({ context }) => ({ ...context.activeRun!, handedToAgent: true }),
     }),
     markRunStarted: assign({
       activeRun: ({ context, event }) => {
         assertEvent(event, 'run.started');
-        return context.activeRun && { ...context.activeRun, startedAt: event.at };
+        return { ...context.activeRun!, startedAt: event.at };
       },
     }),
-    foldAgentEvent: assign(({ context, event }) => {
-      assertEvent(event, 'runner.event');
-      if (!context.activeRun || context.activeRun.runId !== event.runId) return {};
-      const state = reduceRunState(context.activeRun.state, event.event);
-      return {
-        activeRun: { ...context.activeRun, state },
-        ...(event.event.type === 'session' ? { sessionId: event.event.sessionId } : {}),
-      };
-    }),
-    /** Effect: tell the user how the run ended. Provided by the runtime. */
-    publishRunResult: (_, _params: { run: FinishedRun }) => {},
+    returnRunInputsToPending: assign(({ context }) => ({
+      pendingInputs: [...(context.activeRun?.inputs ?? []), ...context.pendingInputs],
+      activeRun: undefined,
+    })),
     clearActiveRun: assign({ activeRun: undefined }),
+    clearPending: assign({ pendingInputs: [] }),
+    clearSession: assign({ sessionId: undefined }),
+    clearInterruptedRun: assign({ interruptedRun: undefined }),
+    setIdleTimeout: assign({
+      settings: ({ context, event }) => {
+        assertEvent(event, 'control.timeout');
+        if (event.seconds === undefined) return context.settings;
+        return { ...context.settings, idleTimeoutMs: event.seconds * 1000 };
+      },
+    }),
+    stopRunnerAsInterrupted: sendTo('runner', { type: 'runner.stop', reason: 'interrupted' }),
+    stopRunnerAsTimeout: sendTo('runner', { type: 'runner.stop', reason: 'timeout' }),
+    recordSession: assign({
+      sessionId: ({ context, event }) => {
+        assertEvent(event, 'runner.event');
+        return event.event.type === 'session' ? event.event.sessionId : context.sessionId;
+      },
+    }),
+    /** A stopped agent that does not exit in time: finish the run without it. */
+    forceFinish: raise(({ context }, params: { outcome: RunOutcome }) => ({
+      type: 'run.finished' as const,
+      runId: context.activeRun?.runId ?? '',
+      outcome: params.outcome,
+      error: STOP_TIMEOUT_NOTE,
+      at: 0,
+    })),
   },
   guards: {
-    isCurrentRun: ({ context, event }) =>
-      'runId' in event && context.activeRun !== undefined && event.runId === context.activeRun.runId,
-    isCurrentRunWithPendingInputs: ({ context, event }) =>
-      'runId' in event && event.runId === context.activeRun?.runId && context.pendingInputs.length > 0,
+    isCurrentRun: ({ context, event }) => 'runId' in event && event.runId === context.activeRun?.runId,
+    hasPendingInputs: ({ context }) => context.pendingInputs.length > 0,
+    hasInterruptedRun: ({ context }) => context.interruptedRun !== undefined,
+    /** The agent reported a session id we have not persisted yet. */
+    isNewSession: ({ context, event }) =>
+      event.type === 'runner.event' &&
+      event.runId === context.activeRun?.runId &&
+      event.event.type === 'session' &&
+      event.event.sessionId !== context.sessionId,
   },
 }).createMachine({
   id: 'scope',
@@ -104,21 +232,175 @@ export const scopeMachine = setup({
     scopeId: input.scopeId,
     settings: input.settings,
     ...(input.sessionId ? { sessionId: input.sessionId } : {}),
-    pendingInputs: [],
+    pendingInputs: input.pendingInputs ?? [],
+    runIdPrefix: input.runIdPrefix,
+    runSeq: 0,
+    ...(input.interruptedRun ? { interruptedRun: input.interruptedRun } : {}),
   }),
-  initial: 'idle',
+  initial: 'restoring',
+  on: {
+    'control.timeout': {
+      actions: [
+        'setIdleTimeout',
+        { type: 'persistScope', params: factsOf },
+        { type: 'notify', params: timeoutNotice },
+      ],
+    },
+  },
   states: {
+    restoring: {
+      description:
+        'A run in flight when larkcode died is reported interrupted (never re-run); kept messages run.',
+      always: [
+        {
+          guard: 'hasInterruptedRun',
+          target: 'restoring',
+          reenter: true,
+          actions: [
+            {
+              type: 'reportInterruptedRun',
+              params: ({ context }) => ({ scopeId: context.scopeId, run: context.interruptedRun! }),
+            },
+            'clearInterruptedRun',
+            { type: 'persistScope', params: factsOf },
+          ],
+        },
+        { guard: 'hasPendingInputs', target: 'debouncing' },
+        { target: 'idle' },
+      ],
+    },
+
     idle: {
-      description: 'No run; nothing pending.',
-      entry: 'clearActiveRun',
+      description: 'No run and nothing pending.',
+      after: { evictAfter: 'evicted' },
       on: {
-        'input.message': { target: 'running', actions: 'enqueueInput' },
-        'daemon.shutdown': { target: 'stopped' },
+        'input.message': {
+          target: 'debouncing',
+          actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
+        },
+        'control.steer': {
+          target: 'starting',
+          actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
+        },
+        'control.stop': { actions: { type: 'notify', params: noticeFor('Nothing is running.') } },
+        'control.new': {
+          actions: [
+            'clearSession',
+            { type: 'persistScope', params: factsOf },
+            {
+              type: 'notify',
+              params: noticeFor('Started a new session: the next message begins a fresh conversation.'),
+            },
+          ],
+        },
+        'daemon.shutdown': 'stopped',
       },
     },
+
+    debouncing: {
+      description: 'Quiet window: every message restarts it; then all pending messages become one run.',
+      after: { debounce: 'starting' },
+      on: {
+        'input.message': {
+          target: 'debouncing',
+          reenter: true,
+          actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
+        },
+        'control.steer': {
+          target: 'starting',
+          actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
+        },
+        'control.stop': {
+          target: 'holding',
+          actions: { type: 'notify', params: keptNotice },
+        },
+        'control.new': {
+          target: 'idle',
+          actions: [
+            'clearPending',
+            'clearSession',
+            { type: 'persistScope', params: factsOf },
+            { type: 'notify', params: noticeFor('Dropped the waiting messages and started a new session.') },
+          ],
+        },
+        'daemon.shutdown': 'stopped',
+      },
+    },
+
+    starting: {
+      description: 'The run exists and its card is up; waiting for a slot in the global run pool.',
+      entry: [
+        'createRun',
+        {
+          type: 'renderRun',
+          params: ({ context }) => ({
+            runId: context.activeRun!.runId,
+            update: {
+              type: 'render.open',
+              scopeId: context.scopeId,
+              inputs: context.activeRun!.inputs,
+              settings: context.settings,
+            },
+          }),
+        },
+        'requestRunSlot',
+      ],
+      on: {
+        'pool.granted': 'running',
+        'pool.position': {
+          actions: {
+            type: 'renderRun',
+            params: ({ context, event }) => ({
+              runId: context.activeRun!.runId,
+              update: { type: 'render.waiting', position: event.position },
+            }),
+          },
+        },
+        'input.message': { actions: ADD_TO_PREPARING_RUN },
+        'control.steer': { actions: ADD_TO_PREPARING_RUN },
+        'control.stop': {
+          target: 'holding',
+          actions: [
+            'releaseRunSlot',
+            {
+              type: 'renderRun',
+              params: cancelledBeforeStart('Stopped before it started; the messages are kept.'),
+            },
+            'returnRunInputsToPending',
+            { type: 'persistScope', params: factsOf },
+            { type: 'notify', params: keptNotice },
+          ],
+        },
+        'control.new': {
+          target: 'idle',
+          actions: [
+            'releaseRunSlot',
+            { type: 'renderRun', params: cancelledBeforeStart('Dropped by /new before it started.') },
+            'clearActiveRun',
+            'clearPending',
+            'clearSession',
+            { type: 'persistScope', params: factsOf },
+            { type: 'notify', params: noticeFor('Dropped the waiting messages and started a new session.') },
+          ],
+        },
+        'daemon.shutdown': {
+          target: 'stopped',
+          actions: [
+            {
+              type: 'renderRun',
+              params: cancelledBeforeStart('larkcode is restarting; this will run when it is back.'),
+            },
+            'returnRunInputsToPending',
+            { type: 'persistScope', params: factsOf },
+          ],
+        },
+      },
+    },
+
     running: {
       description: 'One agent run in flight; leaving this state aborts it.',
-      entry: 'takePendingIntoRun',
+      entry: ['markHandedToAgent', { type: 'persistScope', params: factsOf }],
+      exit: 'releaseRunSlot',
       invoke: {
         id: 'runner',
         src: 'runner',
@@ -135,64 +417,343 @@ export const scopeMachine = setup({
           };
         },
       },
-      initial: 'working',
+      initial: 'active',
       states: {
-        working: {
-          on: { 'input.message': { target: 'queued', actions: 'enqueueInput' } },
+        active: {
+          type: 'parallel',
+          // The cap bounds the agent's work; once stopping, stopGrace bounds the rest.
+          after: { runCap: '#scope.running.stopping.capped' },
+          states: {
+            queue: {
+              initial: 'empty',
+              states: {
+                empty: {
+                  on: {
+                    'input.message': {
+                      target: 'queued',
+                      actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
+                    },
+                  },
+                },
+                queued: {
+                  description: 'Messages arrived during the run; they become the next run.',
+                  on: {
+                    'input.message': { actions: ['enqueueInput', { type: 'persistScope', params: factsOf }] },
+                  },
+                },
+              },
+            },
+            watchdog: {
+              initial: 'armed',
+              states: {
+                armed: {
+                  after: { idleTimeout: '#scope.running.stopping.timedOut' },
+                  on: {
+                    'runner.event': [
+                      {
+                        guard: 'isNewSession',
+                        target: 'armed',
+                        reenter: true,
+                        actions: FORWARD_AND_PERSIST_SESSION,
+                      },
+                      { guard: 'isCurrentRun', target: 'armed', reenter: true, actions: FORWARD_TO_RENDERER },
+                    ],
+                  },
+                },
+              },
+            },
+          },
+          on: {
+            'control.stop': '#scope.running.stopping.byUser',
+            'control.steer': {
+              target: '#scope.running.stopping.forSteer',
+              actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
+            },
+            'control.new': { target: '#scope.running.stopping.forReset', actions: DROP_QUEUE },
+            'run.finished': [
+              {
+                guard: { type: 'isCurrentRun' },
+                target: '#scope.settling',
+                actions: FINISH_ON_RENDERER,
+              },
+            ],
+          },
         },
-        queued: {
-          description: 'Messages arrived during the run; they become the next run.',
-          on: { 'input.message': { actions: 'enqueueInput' } },
+        stopping: {
+          description: 'The agent was told to stop; waiting for it to exit (bounded by stopGrace).',
+          initial: 'byUser',
+          on: {
+            'input.message': { actions: ['enqueueInput', { type: 'persistScope', params: factsOf }] },
+            'control.new': { target: '.forReset', actions: DROP_QUEUE },
+            // During a reset a steer is kept and runs in the new session.
+            'control.steer': { actions: ['enqueueInput', { type: 'persistScope', params: factsOf }] },
+          },
+          states: {
+            byUser: {
+              after: { stopGrace: { actions: { type: 'forceFinish', params: { outcome: 'interrupted' } } } },
+              entry: 'stopRunnerAsInterrupted',
+              on: {
+                'control.steer': {
+                  target: 'forSteer',
+                  actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
+                },
+                'run.finished': {
+                  guard: 'isCurrentRun',
+                  target: '#scope.holdingOrIdle',
+                  actions: [FINISH_ON_RENDERER, { type: 'notify', params: stoppedNotice }],
+                },
+              },
+            },
+            forSteer: {
+              after: { stopGrace: { actions: { type: 'forceFinish', params: { outcome: 'interrupted' } } } },
+              entry: 'stopRunnerAsInterrupted',
+              on: {
+                'control.steer': { actions: ['enqueueInput', { type: 'persistScope', params: factsOf }] },
+                'run.finished': {
+                  guard: 'isCurrentRun',
+                  target: '#scope.startingNext',
+                  actions: FINISH_ON_RENDERER,
+                },
+              },
+            },
+            forReset: {
+              after: { stopGrace: { actions: { type: 'forceFinish', params: { outcome: 'interrupted' } } } },
+              entry: 'stopRunnerAsInterrupted',
+              on: {
+                // Messages that arrived after /new are not dropped: they start the new session.
+                'run.finished': {
+                  guard: 'isCurrentRun',
+                  target: '#scope.settling',
+                  actions: [FINISH_ON_RENDERER, 'clearSession', { type: 'notify', params: resetNotice }],
+                },
+              },
+            },
+            timedOut: {
+              after: { stopGrace: { actions: { type: 'forceFinish', params: { outcome: 'timeout' } } } },
+              entry: 'stopRunnerAsTimeout',
+              on: {
+                'control.steer': {
+                  target: 'forSteer',
+                  actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
+                },
+                'run.finished': {
+                  guard: 'isCurrentRun',
+                  target: '#scope.settling',
+                  actions: FINISH_ON_RENDERER,
+                },
+              },
+            },
+            capped: {
+              after: { stopGrace: { actions: { type: 'forceFinish', params: { outcome: 'timeout' } } } },
+              entry: 'stopRunnerAsTimeout',
+              on: {
+                'control.steer': {
+                  target: 'forSteer',
+                  actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
+                },
+                'run.finished': {
+                  guard: 'isCurrentRun',
+                  target: '#scope.settling',
+                  actions: FINISH_ON_RENDERER,
+                },
+              },
+            },
+          },
         },
       },
       on: {
-        'run.started': { guard: 'isCurrentRun', actions: 'markRunStarted' },
-        'runner.event': { guard: 'isCurrentRun', actions: 'foldAgentEvent' },
-        'run.finished': [
-          {
-            guard: 'isCurrentRunWithPendingInputs',
-            target: 'running',
-            reenter: true,
-            actions: { type: 'publishRunResult', params: finishedRunFromEvent },
-          },
-          {
-            guard: 'isCurrentRun',
-            target: 'idle',
-            actions: { type: 'publishRunResult', params: finishedRunFromEvent },
-          },
+        'run.started': {
+          guard: 'isCurrentRun',
+          actions: ['markRunStarted', { type: 'renderRun', params: runStarted }],
+        },
+        'runner.event': [
+          { guard: 'isNewSession', actions: FORWARD_AND_PERSIST_SESSION },
+          { guard: 'isCurrentRun', actions: FORWARD_TO_RENDERER },
         ],
         'daemon.shutdown': {
           target: 'stopped',
-          actions: { type: 'publishRunResult', params: interruptedRunOnShutdown },
+          actions: [
+            {
+              type: 'renderRun',
+              params: ({ context, event }) => ({
+                runId: context.activeRun!.runId,
+                update: {
+                  type: 'render.finish',
+                  outcome: 'interrupted',
+                  error: 'larkcode was shut down during this run',
+                  at: event.type === 'daemon.shutdown' ? event.at : 0,
+                },
+              }),
+            },
+            'clearActiveRun',
+            { type: 'persistScope', params: factsOf },
+          ],
         },
       },
     },
-    stopped: { type: 'final', entry: 'clearActiveRun' },
+
+    /** After a run ends on its own (or by watchdog): queued messages debounce into the next run. */
+    settling: {
+      entry: ['clearActiveRun', { type: 'persistScope', params: factsOf }],
+      always: [{ guard: 'hasPendingInputs', target: 'debouncing' }, { target: 'idle' }],
+    },
+    /** After /stop: queued messages are kept, not run, until the next message. */
+    holdingOrIdle: {
+      entry: ['clearActiveRun', { type: 'persistScope', params: factsOf }],
+      always: [{ guard: 'hasPendingInputs', target: 'holding' }, { target: 'idle' }],
+    },
+    /** After `!text`: run what is pending (the text included) at once, no quiet window. */
+    startingNext: {
+      entry: ['clearActiveRun', { type: 'persistScope', params: factsOf }],
+      always: 'starting',
+    },
+
+    holding: {
+      description: 'Stopped with messages kept; they run together with the next message.',
+      on: {
+        'input.message': {
+          target: 'debouncing',
+          actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
+        },
+        'control.steer': {
+          target: 'starting',
+          actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
+        },
+        'control.stop': { actions: { type: 'notify', params: keptNotice } },
+        'control.new': {
+          target: 'idle',
+          actions: [
+            'clearPending',
+            'clearSession',
+            { type: 'persistScope', params: factsOf },
+            { type: 'notify', params: noticeFor('Dropped the kept messages and started a new session.') },
+          ],
+        },
+        'daemon.shutdown': 'stopped',
+      },
+    },
+
+    evicted: {
+      type: 'final',
+      description: 'Idle long enough: the supervisor stops this actor; the store keeps its facts.',
+    },
+    stopped: { type: 'final' },
   },
 });
 
-function finishedRunFromEvent({ context, event }: { context: ScopeContext; event: ScopeEvent }): {
-  run: FinishedRun;
-} {
-  assertEvent(event, 'run.finished');
-  const run = context.activeRun!;
-  const state = reduceRunState(run.state, {
-    type: 'done',
-    outcome: event.outcome,
-    ...(event.error ? { error: event.error } : {}),
-  });
-  return { run: { ...run, state, scopeId: context.scopeId, settings: context.settings, endedAt: event.at } };
+type ActionArgs = { context: ScopeContext; event: ScopeEvent };
+
+/** The durable facts of the scope as they stand. */
+export function factsOf({ context }: ActionArgs): ScopeFacts {
+  const run = context.activeRun;
+  const preparing = run && !run.handedToAgent ? run.inputs : [];
+  return {
+    scopeId: context.scopeId,
+    ...(context.sessionId ? { sessionId: context.sessionId } : {}),
+    idleTimeoutMs: context.settings.idleTimeoutMs,
+    pendingInputs: [...preparing, ...context.pendingInputs],
+    ...(run?.handedToAgent
+      ? {
+          inflight: {
+            runId: run.runId,
+            inputs: run.inputs,
+            ...(run.startedAt ? { startedAt: run.startedAt } : {}),
+          },
+        }
+      : {}),
+  };
 }
 
-function interruptedRunOnShutdown({ context, event }: { context: ScopeContext; event: ScopeEvent }): {
-  run: FinishedRun;
-} {
-  assertEvent(event, 'daemon.shutdown');
-  const run = context.activeRun!;
-  const state = reduceRunState(run.state, {
-    type: 'done',
-    outcome: 'interrupted',
-    error: 'larkcode was shut down during this run',
+function originOf(event: ScopeEvent): MessageInput | undefined {
+  if (event.type === 'control.steer' || event.type === 'input.message') return event.input;
+  if ('origin' in event) return event.origin;
+  return undefined;
+}
+
+function noticeFor(text: string) {
+  return ({ event }: ActionArgs): Notice => {
+    const replyTo = originOf(event);
+    return { text, ...(replyTo ? { replyTo } : {}) };
+  };
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+function keptNotice({ context, event }: ActionArgs): Notice {
+  const kept =
+    context.pendingInputs.length +
+    (context.activeRun && !context.activeRun.handedToAgent ? context.activeRun.inputs.length : 0);
+  const replyTo = originOf(event);
+  const text =
+    kept > 0
+      ? `Nothing is running. ${plural(kept, 'waiting message')} kept: they run with your next message (/new drops them).`
+      : 'Nothing is running.';
+  return { text, ...(replyTo ? { replyTo } : {}) };
+}
+
+function stoppedNotice({ context }: ActionArgs): Notice {
+  const kept = context.pendingInputs.length;
+  const text =
+    kept > 0
+      ? `Stopped. ${plural(kept, 'queued message')} kept: they run with your next message (/new drops them).`
+      : 'Stopped.';
+  const replyTo = context.activeRun?.inputs[context.activeRun.inputs.length - 1];
+  return { text, ...(replyTo ? { replyTo } : {}) };
+}
+
+function timeoutNotice({ context, event }: ActionArgs): Notice {
+  const replyTo = originOf(event);
+  const seconds = Math.round(context.settings.idleTimeoutMs / 1000);
+  const text =
+    event.type === 'control.timeout' && event.seconds !== undefined
+      ? `Idle timeout set to ${seconds} s for this chat.`
+      : `Idle timeout is ${seconds} s: a run with no agent activity for that long is stopped. Set it with /timeout <seconds>.`;
+  return { text, ...(replyTo ? { replyTo } : {}) };
+}
+
+function runStarted({ context, event }: ActionArgs): { runId: string; update: RenderUpdate } {
+  assertEvent(event, 'run.started');
+  return { runId: context.activeRun!.runId, update: { type: 'render.started', at: event.at } };
+}
+
+function cancelledBeforeStart(note: string) {
+  return ({ context }: ActionArgs): { runId: string; update: RenderUpdate } => ({
+    runId: context.activeRun!.runId,
+    update: { type: 'render.finish', outcome: 'interrupted', note, at: 0 },
   });
-  return { run: { ...run, state, scopeId: context.scopeId, settings: context.settings, endedAt: event.at } };
+}
+
+function agentEventUpdate({ context, event }: ActionArgs): { runId: string; update: RenderUpdate } {
+  assertEvent(event, 'runner.event');
+  return {
+    runId: context.activeRun!.runId,
+    update: { type: 'render.agent', event: event.event, at: event.at },
+  };
+}
+
+function finishUpdate({ context, event }: ActionArgs): { runId: string; update: RenderUpdate } {
+  assertEvent(event, 'run.finished');
+  return {
+    runId: context.activeRun!.runId,
+    update: {
+      type: 'render.finish',
+      outcome: event.outcome,
+      ...(event.error ? { error: event.error } : {}),
+      at: event.at,
+    },
+  };
+}
+
+function preparingInputsUpdate({ context }: ActionArgs): { runId: string; update: RenderUpdate } {
+  return {
+    runId: context.activeRun!.runId,
+    update: { type: 'render.inputs', inputs: context.activeRun!.inputs },
+  };
+}
+
+function resetNotice({ context }: ActionArgs): Notice {
+  const replyTo = context.activeRun?.inputs[context.activeRun.inputs.length - 1];
+  return { text: 'Stopped, dropped the queue and started a new session.', ...(replyTo ? { replyTo } : {}) };
 }

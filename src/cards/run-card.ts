@@ -1,6 +1,7 @@
 import type { RunOutcome, ToolCall } from '../agents/types.js';
 import { codeBlock, displayCommand, inlineCode, tail } from './markdown.js';
 import { answerText, type RunState } from './run-state.js';
+import type { RunView } from './run-view.js';
 
 /** Facts about the run that are not agent events. */
 export interface RunCardContext {
@@ -8,6 +9,60 @@ export interface RunCardContext {
   workspace: string;
   sandbox: string;
   agent: string;
+}
+
+/** The card for a run at any stage: waiting, working, or finished. Card JSON 2.0. */
+export function renderRunCard(view: RunView, options: { agent: string; now: number }): CardJson {
+  const context: RunCardContext = {
+    elapsedMs: view.startedAt ? (view.endedAt ?? options.now) - view.startedAt : 0,
+    workspace: view.settings?.workspace ?? '',
+    sandbox: view.settings?.sandbox ?? '',
+    agent: options.agent,
+  };
+  if (view.stage === 'finished') {
+    const state = view.note && !view.agent.error ? { ...view.agent, error: view.note } : view.agent;
+    return renderFinalRunCard(state, context);
+  }
+  return renderLiveRunCard(view, context);
+}
+
+function liveHeader(view: RunView): { title: string; template: string } {
+  if (view.stage === 'preparing') return { title: '⏳ Starting', template: 'blue' };
+  if (view.stage === 'waiting_for_slot') {
+    return { title: `⏳ Waiting for a free slot (position ${view.queuePosition ?? 1})`, template: 'grey' };
+  }
+  if (view.agent.phase === 'tool') return { title: '🔧 Running a tool', template: 'blue' };
+  return { title: '🤔 Thinking', template: 'blue' };
+}
+
+function renderLiveRunCard(view: RunView, context: RunCardContext): CardJson {
+  const header = liveHeader(view);
+  const elements: CardJson[] = [];
+  const answer = answerText(view.agent);
+  if (answer) elements.push({ tag: 'markdown', element_id: 'answer', content: answer });
+  const tools = view.agent.blocks.flatMap((b) => (b.kind === 'tool' ? [b.tool] : []));
+  if (tools.length > 0) {
+    if (answer) elements.push({ tag: 'hr' });
+    for (const tool of tools) elements.push(toolPanel(tool));
+  }
+  if (elements.length === 0) {
+    const waiting = view.stage === 'waiting_for_slot';
+    elements.push({
+      tag: 'markdown',
+      element_id: 'answer',
+      content: waiting
+        ? '_Other runs are using every slot; this one starts as soon as one frees up._'
+        : '_Working on it…_',
+    });
+  }
+  elements.push({ tag: 'hr' });
+  elements.push({ tag: 'markdown', text_size: 'notation', content: footer(view.agent, context) });
+  return {
+    schema: '2.0',
+    config: { update_multi: true, summary: { content: header.title } },
+    header: { title: { tag: 'plain_text', content: header.title }, template: header.template },
+    body: { elements },
+  };
 }
 
 export type CardJson = Record<string, unknown>;

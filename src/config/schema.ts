@@ -38,6 +38,24 @@ export const configSchema = z
       })
       .strict()
       .default({ defaultAccess: 'workspace', networkAccess: false }),
+    runs: z
+      .object({
+        /** Quiet window that merges quick messages into one run. */
+        debounceMs: z.number().int().min(0).max(60_000).default(800),
+        /** Stop a run with no agent activity for this long ("timeout"). Per chat: /timeout. */
+        idleTimeoutSec: z.number().int().min(10).max(86_400).default(600),
+        /** Wall-clock cap per run. */
+        maxRunMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 60)
+          .default(60),
+        /** Global cap on concurrent agent runs; more wait in line. */
+        maxConcurrent: z.number().int().min(1).max(64).default(4),
+      })
+      .strict()
+      .default({ debounceMs: 800, idleTimeoutSec: 600, maxRunMinutes: 60, maxConcurrent: 4 }),
     codex: z
       .object({
         /** Passed to codex as `--config` overrides: model, model_provider, model_providers … */

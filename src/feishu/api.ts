@@ -57,7 +57,13 @@ export class FeishuApi {
   }
 
   /** One API call: resolves `data`, throws FeishuApiError, retries what is retryable. */
-  async call<T>(api: string, request: () => Promise<FeishuBody<T>>, signal?: AbortSignal): Promise<T> {
+  async call<T>(
+    api: string,
+    request: () => Promise<FeishuBody<T>>,
+    signal?: AbortSignal,
+    options: { retry?: boolean } = {},
+  ): Promise<T> {
+    const policy = options.retry === false ? { ...SEND_RETRY, attempts: 1 } : SEND_RETRY;
     return withRetry(
       async () => {
         let body: FeishuBody<T>;
@@ -70,9 +76,9 @@ export class FeishuApi {
         return body?.data as T;
       },
       {
-        ...SEND_RETRY,
+        ...policy,
         delayFor: (error, attempt, backoff) => {
-          const delay = SEND_RETRY.delayFor(error, attempt, backoff);
+          const delay = policy.delayFor(error, attempt, backoff);
           if (delay !== undefined)
             this.logger.warn(
               { api, attempt, delayMs: Math.round(delay), err: String(error) },

@@ -9,7 +9,13 @@ interface SentMessage {
 
 /** FeishuPort over the node-sdk REST client; every send to a chat is paced under its QPS limit. */
 export function createFeishuPort(api: FeishuApi, pacer = new ChatPacer()): FeishuPort {
-  const reply = async (target: ReplyTarget, msgType: string, content: string, signal?: AbortSignal) => {
+  const reply = async (
+    target: ReplyTarget,
+    msgType: string,
+    content: string,
+    signal?: AbortSignal,
+    retry = true,
+  ) => {
     await pacer.slot(target.chatId, signal);
     const sent = await api.call<SentMessage>(
       'im.message.reply',
@@ -19,6 +25,7 @@ export function createFeishuPort(api: FeishuApi, pacer = new ChatPacer()): Feish
           data: { msg_type: msgType, content, ...(target.inThread ? { reply_in_thread: true } : {}) },
         }),
       signal,
+      { retry },
     );
     return sent?.message_id ?? '';
   };
@@ -42,6 +49,20 @@ export function createFeishuPort(api: FeishuApi, pacer = new ChatPacer()): Feish
     replyText: (target, text, signal) => reply(target, 'text', JSON.stringify({ text }), signal),
     sendCard: (chatId, card, signal) => send(chatId, 'interactive', JSON.stringify(card), signal),
     sendText: (chatId, text, signal) => send(chatId, 'text', JSON.stringify({ text }), signal),
+    replyCardOnce: (target, card, signal) =>
+      reply(target, 'interactive', JSON.stringify(card), signal, false),
+    patchCard: async (messageId, card, signal) => {
+      await api.call(
+        'im.message.patch',
+        () =>
+          api.client.im.v1.message.patch({
+            path: { message_id: messageId },
+            data: { content: JSON.stringify(card) },
+          }),
+        signal,
+        { retry: false },
+      );
+    },
     addReaction: async (messageId, emojiType) => {
       const added = await api.call<{ reaction_id?: string }>('im.messageReaction.create', () =>
         api.client.im.v1.messageReaction.create({

@@ -17,5 +17,9 @@ export interface FeishuPort {
   /** A new message in the chat, for when the message to reply to is gone. */
   sendCard(chatId: string, card: CardJson, signal?: AbortSignal): Promise<string>;
   sendText(chatId: string, text: string, signal?: AbortSignal): Promise<string>;
+  /** Replace the content of a card the bot sent. No retry: a live card's caller coalesces instead. */
+  patchCard(messageId: string, card: CardJson, signal?: AbortSignal): Promise<void>;
+  /** Reply with a card, without retrying rate limits (the caller backs off and coalesces). */
+  replyCardOnce(target: ReplyTarget, card: CardJson, signal?: AbortSignal): Promise<string>;
   addReaction(messageId: string, emojiType: string): Promise<string>;
 }

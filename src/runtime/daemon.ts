@@ -1,25 +1,36 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { createActor } from 'xstate';
+import { createActor, type InspectionEvent } from 'xstate';
 import { createRunnerLogic } from '../../machines/runner.js';
-import { type ScopeSettings, scopeMachine } from '../../machines/scope.machine.js';
-import { supervisorMachine } from '../../machines/supervisor.machine.js';
+import {
+  type InterruptedRun,
+  type Notice,
+  type ScopeFacts,
+  type ScopeSeed,
+  type ScopeSettings,
+  scopeMachine,
+} from '../../machines/scope.machine.js';
+import { type ScopeBoundEvent, supervisorMachine } from '../../machines/supervisor.machine.js';
 import { codexChildEnvironment, providerKeyNames } from '../agents/codex-sdk/env.js';
 import { CodexSdkRunner } from '../agents/codex-sdk/runner.js';
 import type { AgentRunner, SandboxMode } from '../agents/types.js';
+import { parseInput } from '../commands/parse.js';
 import { resolveSecret } from '../config/load.js';
 import type { LarkcodePaths } from '../config/paths.js';
 import type { AccessMode, LarkcodeConfig } from '../config/schema.js';
+import type { MessageInput } from '../core/bridge-input.js';
 import { FeishuApi } from '../feishu/api.js';
 import { FeishuGateway } from '../feishu/gateway.js';
 import { decideMessage, type RawMessageEvent } from '../feishu/intake.js';
 import { createFeishuPort } from '../feishu/outbound.js';
-import type { FeishuPort } from '../feishu/port.js';
+import type { FeishuPort, ReplyTarget } from '../feishu/port.js';
 import { validateWorkspace } from '../policy/workspace.js';
 import { DedupLedger } from '../store/dedup-ledger.js';
-import { SessionStore } from '../store/session-store.js';
+import { type ScopeRecord, ScopeStore } from '../store/scope-store.js';
+import { createCardSink } from './card-sink.js';
 import { EffectTracker } from './effects.js';
-import { publishRunResult } from './publish-run.js';
+import { RenderHub } from './render-hub.js';
 
 export interface DaemonOptions {
   config: LarkcodeConfig;
@@ -28,6 +39,10 @@ export interface DaemonOptions {
   env?: NodeJS.ProcessEnv;
   /** Replace the agent backend (tests use a scripted runner). */
   agent?: AgentRunner;
+  /** Observer for the Stately inspector or the JSONL recorder. */
+  inspect?: (event: InspectionEvent) => void;
+  /** Time between two writes to one card (PATCH is limited to 5 QPS per message). */
+  cardFlushIntervalMs?: number;
 }
 
 export interface Daemon {
@@ -42,6 +57,9 @@ const SANDBOX_FOR_ACCESS: Record<AccessMode, SandboxMode> = {
   full: 'danger-full-access',
 };
 
+const INTERRUPTED_BY_CRASH =
+  'larkcode stopped unexpectedly during this run (crash or kill); it was not re-run.';
+
 /** The composition root: the only place that wires real I/O into the machines. */
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { config, paths, logger } = options;
@@ -49,7 +67,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const workspace = validateWorkspace(config.workspace);
   mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
 
-  const sessions = new SessionStore(paths.stateDir);
+  const scopes = new ScopeStore(paths.stateDir);
   const ledger = new DedupLedger(paths.stateDir);
   const api = new FeishuApi(
     { appId: config.appId, appSecret: config.appSecret, domain: config.domain },
@@ -60,34 +78,115 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const agent = options.agent ?? createCodexRunner(config, paths, env);
   const effects = new EffectTracker(logger);
 
-  const defaultSettings: ScopeSettings = {
+  const baseSettings: ScopeSettings = {
     workspace,
     sandbox: SANDBOX_FOR_ACCESS[config.permissions.defaultAccess],
     networkAccess: config.permissions.networkAccess,
+    debounceMs: config.runs.debounceMs,
+    idleTimeoutMs: config.runs.idleTimeoutSec * 1000,
+    runCapMs: config.runs.maxRunMinutes * 60_000,
+    stopGraceMs: 10_000,
+    evictAfterMs: 30 * 60_000,
   };
 
-  const runner = createRunnerLogic({
-    agent,
-    now: Date.now,
-    onAgentEvent: (request, event) => {
-      // Persist the thread id the moment it exists: a crash mid-turn must not lose it.
-      if (event.type === 'session') sessions.set(request.scopeId, event.sessionId);
-    },
-  });
-  const scope = scopeMachine.provide({
-    actors: { runner },
-    actions: {
-      publishRunResult: (_, params) => {
-        effects.track(
-          `publish ${params.run.runId}`,
-          publishRunResult(params.run, { feishu, logger, agentName: agent.name }),
-        );
+  // Which message shows each run's card, so a crash can be reported on that very card.
+  const cardsByRun = new Map<string, string>();
+  const renderHub = new RenderHub({
+    flushIntervalMs: options.cardFlushIntervalMs ?? 1500,
+    logger,
+    ...(options.inspect ? { inspect: options.inspect } : {}),
+    flushCard: createCardSink({
+      feishu,
+      logger,
+      agentName: agent.name,
+      now: Date.now,
+      onCardCreated: (scopeId, runId, messageId) => {
+        cardsByRun.set(runId, messageId);
+        const record = scopes.get(scopeId);
+        if (record?.inflight?.runId === runId) {
+          scopes.put({ ...record, inflight: { ...record.inflight, cardMessageId: messageId } });
+        }
       },
+    }),
+  });
+
+  const persistScope = (facts: ScopeFacts) => {
+    scopes.update(facts.scopeId, (record) => toRecord(record, facts, baseSettings, cardsByRun));
+  };
+  const replyTarget = (input: MessageInput): ReplyTarget => ({
+    chatId: input.chat.chatId,
+    messageId: input.messageId,
+    inThread: Boolean(input.chat.threadId),
+  });
+  const notify = (notice: Notice) => {
+    if (!notice.replyTo) return;
+    effects.track('notice', feishu.replyText(replyTarget(notice.replyTo), notice.text));
+  };
+  const reportInterruptedRun = (scopeId: string, run: InterruptedRun) => {
+    logger.warn({ scopeId, runId: run.runId }, 'run was in flight at a crash; reporting it interrupted');
+    const existingCard = run.cardMessageId ? { messageId: run.cardMessageId } : undefined;
+    renderHub.update(
+      run.runId,
+      {
+        type: 'render.open',
+        scopeId,
+        inputs: run.inputs,
+        settings: settingsFor(scopes.get(scopeId), baseSettings),
+      },
+      existingCard,
+    );
+    if (run.startedAt) renderHub.update(run.runId, { type: 'render.started', at: run.startedAt });
+    renderHub.update(run.runId, {
+      type: 'render.finish',
+      outcome: 'interrupted',
+      note: INTERRUPTED_BY_CRASH,
+      at: Date.now(),
+    });
+  };
+
+  const scope = scopeMachine.provide({
+    actors: { runner: createRunnerLogic({ agent, now: Date.now }) },
+    actions: {
+      persistScope: (_, facts) => persistScope(facts),
+      // Deferred so one actor's action never runs another actor's transitions re-entrantly;
+      // microtasks keep the updates in order.
+      renderRun: (_, { runId, update }) => queueMicrotask(() => renderHub.update(runId, update)),
+      notify: (_, notice) => notify(notice),
+      reportInterruptedRun: (_, { scopeId, run }) => queueMicrotask(() => reportInterruptedRun(scopeId, run)),
     },
   });
-  const supervisor = createActor(supervisorMachine.provide({ actors: { scope } }));
+  const supervisor = createActor(supervisorMachine.provide({ actors: { scope } }), {
+    systemId: 'supervisor',
+    input: { maxConcurrentRuns: config.runs.maxConcurrent },
+    ...(options.inspect ? { inspect: options.inspect } : {}),
+  });
   supervisor.subscribe({ error: (error) => logger.error({ err: error }, 'supervisor crashed') });
   supervisor.start();
+
+  const seedFor = (scopeId: string): ScopeSeed => {
+    const record = scopes.get(scopeId);
+    return {
+      scopeId,
+      settings: settingsFor(record, baseSettings),
+      runIdPrefix: `r${randomBytes(4).toString('hex')}`,
+      ...(record?.sessionId ? { sessionId: record.sessionId } : {}),
+      ...(record?.pendingInputs.length ? { pendingInputs: record.pendingInputs } : {}),
+      ...(record?.inflight ? { interruptedRun: record.inflight } : {}),
+    };
+  };
+
+  // Scopes that had work pending or in flight when larkcode last stopped.
+  for (const record of scopes.listActive()) {
+    logger.info(
+      {
+        scopeId: record.scopeId,
+        pending: record.pendingInputs.length,
+        interrupted: Boolean(record.inflight),
+      },
+      'restoring scope',
+    );
+    supervisor.send({ type: 'scope.restore', seed: seedFor(record.scopeId) });
+  }
 
   const policy = () => ({
     ...(config.owner ? { owner: config.owner } : {}),
@@ -98,8 +197,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     logger.warn('no owner and an empty allowlist: every message will be ignored');
   }
 
-  // Per chat, events are processed in arrival order even though the SDK runs handlers concurrently.
-  const chatQueues = new Map<string, Promise<void>>();
+  const deliver = (input: MessageInput, event: ScopeBoundEvent) =>
+    supervisor.send({ type: 'scope.deliver', scopeId: input.scopeId, event, seed: seedFor(input.scopeId) });
+
   const handleMessageEvent = async (raw: RawMessageEvent) => {
     const decision = await decideMessage(raw, {
       bot,
@@ -123,19 +223,39 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         return;
       case 'input': {
         const { input } = decision;
+        const parsed = parseInput(input.text);
         logger.info(
-          { scopeId: input.scopeId, messageId: input.messageId, actorId: input.actorId },
+          { scopeId: input.scopeId, messageId: input.messageId, actorId: input.actorId, kind: parsed.kind },
           'message accepted',
         );
-        const sessionId = sessions.get(input.scopeId);
-        supervisor.send({
-          type: 'input.received',
-          input,
-          seed: { scopeId: input.scopeId, settings: defaultSettings, ...(sessionId ? { sessionId } : {}) },
-        });
+        switch (parsed.kind) {
+          case 'text':
+            return deliver(input, { type: 'input.message', input });
+          case 'stop':
+            return deliver(input, { type: 'control.stop', origin: input });
+          case 'steer':
+            return deliver(input, { type: 'control.steer', input: { ...input, text: parsed.text } });
+          case 'new':
+            deliver(input, { type: 'control.new', origin: input });
+            if (parsed.prompt)
+              deliver(input, { type: 'input.message', input: { ...input, text: parsed.prompt } });
+            return;
+          case 'timeout':
+            return deliver(input, {
+              type: 'control.timeout',
+              origin: input,
+              ...(parsed.seconds !== undefined ? { seconds: parsed.seconds } : {}),
+            });
+          case 'invalid':
+            await feishu.replyText(decision.target, parsed.reply);
+            return;
+        }
       }
     }
   };
+
+  // Per chat, events are handled in arrival order even though the SDK runs handlers concurrently.
+  const chatQueues = new Map<string, Promise<void>>();
   const onMessageEvent = (raw: unknown) => {
     const chatId = (raw as RawMessageEvent)?.message?.chat_id ?? '';
     const previous = chatQueues.get(chatId) ?? Promise.resolve();
@@ -162,16 +282,51 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     botOpenId: bot.openId,
     stop: (deadlineMs = 4000) => {
       stopping ??= (async () => {
+        const deadline = Date.now() + deadlineMs;
         logger.info('shutting down');
         gateway.stop();
         await Promise.allSettled(chatQueues.values());
         supervisor.send({ type: 'daemon.shutdown', at: Date.now() });
-        await effects.settle(deadlineMs);
+        await renderHub.settle(Math.max(0, deadline - Date.now()));
+        await effects.settle(Math.max(0, deadline - Date.now()));
+        renderHub.stopAll();
         supervisor.stop();
+        ledger.close();
         logger.info('stopped');
       })();
       return stopping;
     },
+  };
+}
+
+function settingsFor(record: ScopeRecord | undefined, base: ScopeSettings): ScopeSettings {
+  const idleTimeoutSec = record?.settings.idleTimeoutSec;
+  return idleTimeoutSec ? { ...base, idleTimeoutMs: idleTimeoutSec * 1000 } : base;
+}
+
+/** Merge a scope's current facts into its stored record. */
+function toRecord(
+  record: ScopeRecord,
+  facts: ScopeFacts,
+  base: ScopeSettings,
+  cardsByRun: Map<string, string>,
+): ScopeRecord {
+  const { idleTimeoutSec: _previous, ...otherSettings } = record.settings;
+  const settings =
+    facts.idleTimeoutMs === base.idleTimeoutMs
+      ? otherSettings
+      : { ...otherSettings, idleTimeoutSec: Math.round(facts.idleTimeoutMs / 1000) };
+  const cardMessageId = facts.inflight ? cardsByRun.get(facts.inflight.runId) : undefined;
+  const { sessionId: _oldSession, inflight: _oldInflight, ...rest } = record;
+  return {
+    ...rest,
+    ...(facts.sessionId ? { sessionId: facts.sessionId } : {}),
+    settings,
+    pendingInputs: facts.pendingInputs,
+    ...(facts.inflight
+      ? { inflight: { ...facts.inflight, ...(cardMessageId ? { cardMessageId } : {}) } }
+      : {}),
+    updatedAt: Date.now(),
   };
 }
 

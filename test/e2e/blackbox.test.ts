@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { showsOutcome } from '../support/cards.js';
 import { connectEmulatorControl, type EmulatorControl } from '../support/feishu-emulator/control-client.js';
 import { reply } from '../support/mock-model/index.js';
 import { type Spawned, spawnProcess } from '../support/processes.js';
@@ -62,7 +63,9 @@ describe('black box: larkcode start against the stack script', () => {
     const sent = await emulator.pushMessage({ chatId: chat.chatId, text: 'create hello.txt containing hi' });
     const card = await emulator.waitFor(
       async () =>
-        (await emulator.view(chat.chatId)).find((m) => m.from === 'bot' && m.parentId === sent.messageId),
+        (await emulator.view(chat.chatId)).find(
+          (m) => m.from === 'bot' && m.parentId === sent.messageId && showsOutcome(m),
+        ),
       { timeoutMs: 20_000 },
     );
     expect(card.text).toContain('Created hello.txt.');

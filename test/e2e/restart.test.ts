@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { showsOutcome } from '../support/cards.js';
 import { type FeishuEmulator, startFeishuEmulator, waitFor } from '../support/feishu-emulator/index.js';
 import { startLarkcode } from '../support/larkcode-harness.js';
 import { type MockModel, reply, startMockModel } from '../support/mock-model/index.js';
@@ -29,9 +30,13 @@ describe('restart', () => {
   });
 
   const cardFor = (chatId: string, messageId: string) =>
-    waitFor(() => emulator.view(chatId).find((m) => m.from === 'bot' && m.parentId === messageId), {
-      timeoutMs: 20_000,
-    });
+    waitFor(
+      () =>
+        emulator.view(chatId).find((m) => m.from === 'bot' && m.parentId === messageId && showsOutcome(m)),
+      {
+        timeoutMs: 20_000,
+      },
+    );
 
   it('resumes the chat’s codex thread and does not re-run a message redelivered after the restart', async () => {
     const chat = emulator.createChat({ mode: 'p2p' });

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SessionStore } from '../../src/store/session-store.js';
+import { ScopeStore } from '../../src/store/scope-store.js';
+import { showsOutcome } from '../support/cards.js';
 import {
   DEFAULT_USER_OPEN_ID,
   type FeishuEmulator,
@@ -34,8 +35,11 @@ describe('walking skeleton: Feishu message → real Codex turn → card', () => 
   });
 
   const botReplies = (chatId: string) => emulator.view(chatId).filter((m) => m.from === 'bot');
+  /** The bot's reply to a message, once it shows how the run ended (cards are live until then). */
   const replyTo = (chatId: string, messageId: string) =>
-    waitFor(() => botReplies(chatId).find((m) => m.parentId === messageId), { timeoutMs: 20_000 });
+    waitFor(() => botReplies(chatId).find((m) => m.parentId === messageId && showsOutcome(m)), {
+      timeoutMs: 20_000,
+    });
 
   let p2pChat: string;
   let firstThreadId: string | undefined;
@@ -59,7 +63,9 @@ describe('walking skeleton: Feishu message → real Codex turn → card', () => 
     expect(mock.requests[0]?.lastUserText).toContain('create hello.txt containing hi');
     firstThreadId = mock.requests[0]?.threadId;
     expect(firstThreadId).toBeTruthy();
-    expect(new SessionStore(join(larkcode.home, 'state')).get(`chat:${p2pChat}`)).toBe(firstThreadId);
+    expect(new ScopeStore(join(larkcode.home, 'state')).get(`chat:${p2pChat}`)?.sessionId).toBe(
+      firstThreadId,
+    );
   });
 
   it('resumes the same codex thread for the next message in that chat', async () => {

@@ -24,6 +24,7 @@ export async function startLarkcode(options: {
   mockBaseUrl?: string;
   agent?: AgentRunner;
   config?: Partial<Record<keyof LarkcodeConfig, unknown>>;
+  cardFlushIntervalMs?: number;
   /** Reuse a LARKCODE_HOME and workspace (a restart); they are then left in place on stop. */
   reuse?: { home: string; workspace: string };
 }): Promise<InProcessLarkcode> {
@@ -46,6 +47,7 @@ export async function startLarkcode(options: {
     { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
   );
   const daemon = await startDaemon({
+    cardFlushIntervalMs: options.cardFlushIntervalMs ?? 300,
     config,
     paths: resolvePaths({ LARKCODE_HOME: home }),
     logger,

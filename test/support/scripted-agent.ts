@@ -11,6 +11,10 @@ export interface ScriptedRun {
   finish(outcome?: 'completed' | 'failed', error?: string): void;
   /** Throw from the agent stream, as a crashing backend would. */
   crash(error: Error): void;
+  /** After an abort (with `exitOnAbort: false`): let the stopped agent exit now. */
+  exitAfterStop(): void;
+  /** The reason the run was told to stop, if it was. */
+  stopReason?: 'interrupted' | 'timeout';
 }
 
 /**
@@ -20,6 +24,12 @@ export interface ScriptedRun {
 export class ScriptedAgent implements AgentRunner {
   readonly name = 'scripted';
   readonly runs: ScriptedRun[] = [];
+
+  /**
+   * @param exitOnAbort true: an aborted run ends at once, like a real backend.
+   *   false: it ends only when the test calls `exitAfterStop()` (to model slow or hung exits).
+   */
+  constructor(private readonly options: { exitOnAbort?: boolean } = {}) {}
 
   get current(): ScriptedRun {
     const run = this.runs[this.runs.length - 1];
@@ -38,10 +48,15 @@ export class ScriptedAgent implements AgentRunner {
       wake?.();
       wake = undefined;
     };
+    let exitRequested = false;
     const run: ScriptedRun = {
       request,
       aborted: false,
       ended: false,
+      exitAfterStop: () => {
+        exitRequested = true;
+        notify();
+      },
       push: (event) => {
         queue.push(event);
         notify();
@@ -58,14 +73,15 @@ export class ScriptedAgent implements AgentRunner {
     this.runs.push(run);
     const onAbort = () => {
       run.aborted = true;
+      run.stopReason = signal.reason instanceof RunStopped ? signal.reason.reason : 'interrupted';
       notify();
     };
+    const exitOnAbort = this.options.exitOnAbort ?? true;
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       while (true) {
-        if (signal.aborted) {
-          const reason = signal.reason instanceof RunStopped ? signal.reason.reason : 'interrupted';
-          yield { type: 'done', outcome: reason };
+        if (signal.aborted && (exitOnAbort || exitRequested)) {
+          yield { type: 'done', outcome: run.stopReason ?? 'interrupted' };
           return;
         }
         const next = queue.shift();
