@@ -78,16 +78,22 @@ export const rendererMachine = setup({
     retryDelay: ({ context }) => context.retryDelayMs,
   },
   actions: {
-    fold: assign(({ context, event }) => ({
-      view: reduceRunView(context.view, event),
-      version: context.version + 1,
-    })),
+    // A finished view no longer changes: an update after the finish must not look like new
+    // content, or the card would be written again at once, outside its per-card budget.
+    fold: assign(({ context, event }) =>
+      context.view.stage === 'finished'
+        ? {}
+        : { view: reduceRunView(context.view, event), version: context.version + 1 },
+    ),
     recordFlushed: assign(({ event }) => {
       const output = (event as unknown as { output: FlushResult }).output;
       return { cardRef: output.cardRef, flushedVersion: output.version, consecutiveFailures: 0 };
     }),
+    // Never sooner than the card's own interval: Feishu may say `x-ogw-ratelimit-reset: 0`,
+    // and retrying at once would hammer a card that is already over its budget.
     recordRateLimit: assign({
-      retryDelayMs: ({ event }) => failureOf(event)?.retryAfterMs ?? FALLBACK_RETRY_MS,
+      retryDelayMs: ({ context, event }) =>
+        Math.max(context.flushIntervalMs, failureOf(event)?.retryAfterMs ?? FALLBACK_RETRY_MS),
     }),
     recordFailure: assign(({ context }) => ({
       consecutiveFailures: context.consecutiveFailures + 1,

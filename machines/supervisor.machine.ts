@@ -24,6 +24,11 @@ export interface SupervisorInput {
 
 export interface SupervisorContext {
   maxConcurrentRuns: number;
+  /**
+   * Scope actors alive now. Kept in context (not read from the system) so the machine stays
+   * a pure function of its snapshot — which graph traversal for the generated tests needs.
+   */
+  liveScopes: ScopeId[];
   /** Scopes holding a run slot. */
   runningScopes: ScopeId[];
   /** Scopes waiting for a slot, first come first served. */
@@ -45,33 +50,35 @@ export const supervisorMachine = setup({
   },
   actors: { scope: scopeMachine },
   actions: {
-    deliverToScope: enqueueActions(({ event, enqueue, system }) => {
+    deliverToScope: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'scope.deliver' && event.type !== 'scope.restore') return;
-      const seed = event.seed;
-      const existing = system.get(seed.scopeId) as ScopeActorRef | undefined;
-      if (existing?.getSnapshot().status !== 'active') {
-        if (existing) enqueue.stopChild(seed.scopeId);
-        enqueue.spawnChild('scope', { id: seed.scopeId, systemId: seed.scopeId, input: seed });
+      const { scopeId } = event.seed;
+      if (!context.liveScopes.includes(scopeId)) {
+        enqueue.spawnChild('scope', { id: scopeId, systemId: scopeId, input: event.seed });
+        enqueue.assign({ liveScopes: [...context.liveScopes, scopeId] });
       }
-      if (event.type === 'scope.deliver') enqueue.sendTo(seed.scopeId, event.event);
+      if (event.type === 'scope.deliver') enqueue.sendTo(scopeId, event.event);
     }),
     grantOrQueue: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'pool.request') return;
       const { scopeId } = event;
+      // A request from a scope that is no longer alive (it raced its own stop) is stale.
+      if (!context.liveScopes.includes(scopeId)) return;
+      const tell = (message: PoolMessage) => tellScope(context, enqueue, scopeId, message);
       if (context.runningScopes.includes(scopeId)) {
-        enqueue.sendTo(scopeId, { type: 'pool.granted' });
+        tell({ type: 'pool.granted' });
         return;
       }
       if (context.runningScopes.length < context.maxConcurrentRuns) {
         enqueue.assign({ runningScopes: [...context.runningScopes, scopeId] });
-        enqueue.sendTo(scopeId, { type: 'pool.granted' });
+        tell({ type: 'pool.granted' });
         return;
       }
       const waiting = context.waitingScopes.includes(scopeId)
         ? context.waitingScopes
         : [...context.waitingScopes, scopeId];
       enqueue.assign({ waitingScopes: waiting });
-      enqueue.sendTo(scopeId, { type: 'pool.position', position: waiting.indexOf(scopeId) + 1 });
+      tell({ type: 'pool.position', position: waiting.indexOf(scopeId) + 1 });
     }),
     releaseAndPromote: enqueueActions(({ context, event, enqueue }) => {
       const scopeId = scopeIdOfRelease(event);
@@ -83,24 +90,24 @@ export const supervisorMachine = setup({
         const next = waiting[0]!;
         waiting = waiting.slice(1);
         running = [...running, next];
-        enqueue.sendTo(next, { type: 'pool.granted' });
+        tellScope(context, enqueue, next, { type: 'pool.granted' });
       }
       const positionsChanged = wasWaiting || waiting.length !== context.waitingScopes.length;
       enqueue.assign({ runningScopes: running, waitingScopes: waiting });
       if (positionsChanged) {
         for (const [index, id] of waiting.entries())
-          enqueue.sendTo(id, { type: 'pool.position', position: index + 1 });
+          tellScope(context, enqueue, id, { type: 'pool.position', position: index + 1 });
       }
     }),
-    stopFinishedScope: enqueueActions(({ event, enqueue }) => {
+    stopFinishedScope: enqueueActions(({ context, event, enqueue }) => {
       const actorId = (event as unknown as { actorId?: string }).actorId;
-      if (actorId) enqueue.stopChild(actorId);
+      if (!actorId) return;
+      enqueue.stopChild(actorId);
+      enqueue.assign({ liveScopes: context.liveScopes.filter((id) => id !== actorId) });
     }),
-    broadcastShutdown: enqueueActions(({ event, enqueue, self }) => {
+    broadcastShutdown: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'daemon.shutdown') return;
-      for (const childId of Object.keys(self.getSnapshot().children)) {
-        enqueue.sendTo(childId, { type: 'daemon.shutdown', at: event.at });
-      }
+      for (const scopeId of context.liveScopes) enqueue.sendTo(scopeId, { type: 'daemon.shutdown', at: event.at });
     }),
     clearPool: assign({ runningScopes: [], waitingScopes: [] }),
   },
@@ -108,6 +115,7 @@ export const supervisorMachine = setup({
   id: 'supervisor',
   context: ({ input }) => ({
     maxConcurrentRuns: input.maxConcurrentRuns,
+    liveScopes: [],
     runningScopes: [],
     waitingScopes: [],
   }),
@@ -130,6 +138,18 @@ export const supervisorMachine = setup({
     },
   },
 });
+
+type PoolMessage = { type: 'pool.granted' } | { type: 'pool.position'; position: number };
+
+/** Pool messages go to live scopes only: a scope that just stopped must not take the supervisor down. */
+function tellScope(
+  context: SupervisorContext,
+  enqueue: { sendTo(to: string, event: never): void },
+  scopeId: ScopeId,
+  message: PoolMessage,
+): void {
+  if (context.liveScopes.includes(scopeId)) enqueue.sendTo(scopeId, message as never);
+}
 
 function scopeIdOfRelease(event: { type: string }): ScopeId | undefined {
   if (event.type === 'pool.release') return (event as unknown as { scopeId: ScopeId }).scopeId;
