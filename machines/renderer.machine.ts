@@ -97,7 +97,11 @@ export const rendererMachine = setup({
     }),
     recordFailure: assign(({ context }) => ({
       consecutiveFailures: context.consecutiveFailures + 1,
-      retryDelayMs: Math.min(30_000, FALLBACK_RETRY_MS * 2 ** context.consecutiveFailures),
+      // Never sooner than the card's own write interval.
+      retryDelayMs: Math.max(
+        context.flushIntervalMs,
+        Math.min(30_000, FALLBACK_RETRY_MS * 2 ** context.consecutiveFailures),
+      ),
     })),
     /** Effect: a card that could not be written at all. Provided by the runtime (logs it). */
     reportGaveUp: (_, _params: { runId: string; reason: string }) => {},
@@ -112,7 +116,10 @@ export const rendererMachine = setup({
       context.view.stage === 'finished' &&
       (event as unknown as { output: FlushResult }).output.version < context.version,
     isRateLimited: ({ event }) => failureOf(event)?.kind === 'rate_limited',
-    tooManyFailures: ({ context }) => context.consecutiveFailures + 1 >= context.maxFailures,
+    // Only a finished run may be given up on: before that, later updates still need this
+    // renderer (a fresh one would not know the run's messages), so it keeps backing off.
+    tooManyFailures: ({ context }) =>
+      context.view.stage === 'finished' && context.consecutiveFailures + 1 >= context.maxFailures,
   },
 }).createMachine({
   id: 'renderer',

@@ -107,7 +107,8 @@ export const supervisorMachine = setup({
     }),
     broadcastShutdown: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'daemon.shutdown') return;
-      for (const scopeId of context.liveScopes) enqueue.sendTo(scopeId, { type: 'daemon.shutdown', at: event.at });
+      for (const scopeId of context.liveScopes)
+        enqueue.sendTo(scopeId, { type: 'daemon.shutdown', at: event.at });
     }),
     clearPool: assign({ runningScopes: [], waitingScopes: [] }),
   },

@@ -4,6 +4,7 @@ import { loadConfig } from '../config/load.js';
 import { resolvePaths } from '../config/paths.js';
 import { LarkcodeError } from '../core/errors.js';
 import { startDaemon } from '../runtime/daemon.js';
+import { createInspection } from '../runtime/inspection.js';
 import { createLogger } from '../runtime/logger.js';
 
 const EXIT_CONFIG = 78; // EX_CONFIG
@@ -13,6 +14,8 @@ const USAGE = `larkcode — drive coding agents on this machine from Feishu/Lark
 
 Usage:
   larkcode start        run in the foreground (Ctrl-C or SIGTERM stops it)
+      --inspect         serve a local page with the live actor system (Stately Inspector)
+      --record <file>   append every inspection event to <file> as JSONL
   larkcode --version
   larkcode --help
 
@@ -23,7 +26,12 @@ async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+      inspect: { type: 'boolean' },
+      record: { type: 'string' },
+    },
   });
   if (values.version) {
     process.stdout.write(`${packageVersion()}\n`);
@@ -34,16 +42,27 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command || values.help ? 0 : 2;
   }
-  if (command === 'start') return start();
+  if (command === 'start')
+    return start({ inspect: values.inspect ?? false, ...(values.record ? { record: values.record } : {}) });
   process.stderr.write(`larkcode: unknown command "${command}"\n\n${USAGE}\n`);
   return 2;
 }
 
-async function start(): Promise<number> {
+async function start(flags: { inspect: boolean; record?: string }): Promise<number> {
   const paths = resolvePaths();
   const config = loadConfig(paths.configFile);
   const logger = createLogger(config.logLevel);
-  const daemon = await startDaemon({ config, paths, logger });
+  const inspection = createInspection({
+    inspect: flags.inspect,
+    ...(flags.record ? { recordFile: flags.record } : {}),
+    logger,
+  });
+  const daemon = await startDaemon({
+    config,
+    paths,
+    logger,
+    ...(inspection.observer ? { inspect: inspection.observer } : {}),
+  });
 
   return new Promise<number>((resolve) => {
     // `on`, not `once`: conf's when-exit re-raises the signal after its own handler runs.
@@ -51,13 +70,16 @@ async function start(): Promise<number> {
       logger.info({ signal }, 'signal received');
       const hardStop = setTimeout(() => resolve(EXIT_FAILURE), 4500);
       hardStop.unref();
-      daemon.stop(3500).then(
-        () => resolve(0),
-        (error) => {
-          logger.error({ err: error }, 'shutdown failed');
-          resolve(EXIT_FAILURE);
-        },
-      );
+      daemon
+        .stop(3500)
+        .then(() => inspection.stop())
+        .then(
+          () => resolve(0),
+          (error) => {
+            logger.error({ err: error }, 'shutdown failed');
+            resolve(EXIT_FAILURE);
+          },
+        );
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);

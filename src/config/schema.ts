@@ -52,7 +52,7 @@ export const configSchema = z
           .max(24 * 60)
           .default(60),
         /** Global cap on concurrent agent runs; more wait in line. */
-        maxConcurrent: z.number().int().min(1).max(64).default(4),
+        maxConcurrent: z.number().int().min(1).max(1000).default(4),
       })
       .strict()
       .default({ debounceMs: 800, idleTimeoutSec: 600, maxRunMinutes: 60, maxConcurrent: 4 }),

@@ -13,6 +13,7 @@ import {
 } from '../../machines/scope.machine.js';
 import { type ScopeBoundEvent, supervisorMachine } from '../../machines/supervisor.machine.js';
 import { codexChildEnvironment, providerKeyNames } from '../agents/codex-sdk/env.js';
+import { killLeftoverCodex } from '../agents/codex-sdk/reap-orphans.js';
 import { CodexSdkRunner } from '../agents/codex-sdk/runner.js';
 import type { AgentRunner, SandboxMode } from '../agents/types.js';
 import { parseInput } from '../commands/parse.js';
@@ -75,7 +76,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   );
   const feishu: FeishuPort = createFeishuPort(api);
   const bot = await api.botIdentity();
-  const agent = options.agent ?? createCodexRunner(config, paths, env);
+  const agent = options.agent ?? createCodexRunner(config, paths, env, logger);
   const effects = new EffectTracker(logger);
 
   const baseSettings: ScopeSettings = {
@@ -291,6 +292,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         await effects.settle(Math.max(0, deadline - Date.now()));
         renderHub.stopAll();
         supervisor.stop();
+        await scopes.flush();
         ledger.close();
         logger.info('stopped');
       })();
@@ -334,9 +336,13 @@ function createCodexRunner(
   config: LarkcodeConfig,
   paths: LarkcodePaths,
   env: NodeJS.ProcessEnv,
+  logger: Logger,
 ): AgentRunner {
   const codexHome = config.codex.home ?? paths.defaultCodexHome;
   mkdirSync(`${codexHome}/tmp`, { recursive: true, mode: 0o700 });
+  const leftovers = killLeftoverCodex(codexHome);
+  if (leftovers.length > 0)
+    logger.warn({ pids: leftovers }, 'killed codex processes left by a previous larkcode');
   const configuredKey = resolveSecret(config.codex.apiKey, env);
   // Without a configured key, a key in larkcode's own environment is handed to codex only.
   const apiKey = configuredKey ?? env.CODEX_API_KEY ?? env.OPENAI_API_KEY;

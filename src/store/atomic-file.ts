@@ -19,6 +19,11 @@ import { dirname } from 'node:path';
 export interface AtomicWriteOptions {
   /** File mode for a newly created file; default 0o600 (state holds chat content). */
   mode?: number;
+  /**
+   * false: skip both fsyncs — the write is still atomic against a killed process; the caller
+   * makes it durable against power loss later (see DeferredSync). Default true.
+   */
+  sync?: boolean;
 }
 
 export function writeFileAtomicSync(
@@ -32,7 +37,7 @@ export function writeFileAtomicSync(
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     let off = 0;
     while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
+    if (options.sync !== false) fsyncSync(fd);
   } catch (error) {
     closeSync(fd);
     unlinkQuiet(tmp);
@@ -45,7 +50,7 @@ export function writeFileAtomicSync(
     unlinkQuiet(tmp);
     throw error;
   }
-  fsyncDirSync(dirname(path));
+  if (options.sync !== false) fsyncDirSync(dirname(path));
 }
 
 /**

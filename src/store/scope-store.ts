@@ -3,6 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, un
 import { join } from 'node:path';
 import type { MessageInput } from '../core/bridge-input.js';
 import { fsyncDirSync, isErrno, readJsonSync, writeFileAtomicSync } from './atomic-file.js';
+import { DeferredSync } from './deferred-sync.js';
 
 export interface ScopeSettingsOverrides {
   idleTimeoutSec?: number;
@@ -32,6 +33,12 @@ export interface ScopeStoreOptions {
   cacheSize?: number;
   /** Clock for `updatedAt` stamps in `update()`. */
   now?: () => number;
+  /**
+   * 'deferred' (default): writes are atomic at once (safe against kill -9) and fsynced in
+   * groups a few ms later, off the event loop (see DeferredSync). 'immediate': fsync before
+   * returning — a power loss loses nothing acknowledged, at ~5–10 ms per write.
+   */
+  durability?: 'deferred' | 'immediate';
 }
 
 export const DEFAULT_SCOPE_CACHE_SIZE = 5_000;
@@ -77,6 +84,7 @@ export class ScopeStore {
   readonly #activeDir: string;
   readonly #cacheSize: number;
   readonly #now: () => number;
+  readonly #deferred: DeferredSync | undefined;
   /** scopeId → the record's serialized text as on disk, or null when there is no record. LRU order. */
   readonly #cache = new Map<string, string | null>();
   /** Stems with a marker file, as far as this process knows. Bounded by the active scopes. */
@@ -87,6 +95,7 @@ export class ScopeStore {
     this.#activeDir = join(stateDir, 'scopes-active');
     this.#cacheSize = Math.max(1, options.cacheSize ?? DEFAULT_SCOPE_CACHE_SIZE);
     this.#now = options.now ?? Date.now;
+    this.#deferred = options.durability === 'immediate' ? undefined : new DeferredSync();
     mkdirSync(this.#scopesDir, { recursive: true, mode: 0o700 });
     mkdirSync(this.#activeDir, { recursive: true, mode: 0o700 });
     for (const name of readdirSync(this.#activeDir)) {
@@ -110,7 +119,12 @@ export class ScopeStore {
     const unchanged = this.#load(scopeId) === text;
     if (active && !this.#markers.has(stem)) this.#createMarker(stem);
     if (unchanged) return;
-    writeFileAtomicSync(this.#recordPath(stem), text);
+    const path = this.#recordPath(stem);
+    writeFileAtomicSync(path, text, { sync: !this.#deferred });
+    if (this.#deferred) {
+      this.#deferred.schedule(path);
+      this.#deferred.schedule(this.#scopesDir);
+    }
     this.#remember(scopeId, text);
     if (!active && this.#markers.has(stem)) this.#removeMarker(stem);
   }
@@ -157,6 +171,11 @@ export class ScopeStore {
   }
 
   /** Forget the scope entirely (record, then marker). */
+  /** Resolves once every write so far is on disk (call before exiting). */
+  flush(): Promise<void> {
+    return this.#deferred?.flush() ?? Promise.resolve();
+  }
+
   delete(scopeId: string): void {
     const stem = scopeFileStem(scopeId);
     const path = this.#recordPath(stem);
@@ -226,7 +245,9 @@ export class ScopeStore {
 
   #createMarker(stem: string): void {
     closeSync(openSync(join(this.#activeDir, stem), 'w', 0o600));
-    fsyncDirSync(this.#activeDir); // must be durable before the record can say "active"
+    // Must be durable before the record can say "active" (deferred: same flush, dir first).
+    if (this.#deferred) this.#deferred.schedule(this.#activeDir);
+    else fsyncDirSync(this.#activeDir);
     this.#markers.add(stem);
   }
 

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -26,6 +26,7 @@ describe('black box: larkcode start against the stack script', () => {
   let info: StackInfo;
   let emulator: EmulatorControl;
   let larkcode: Spawned;
+  let recordFile: string;
 
   beforeAll(async () => {
     stack = spawnProcess(process.execPath, ['--import', 'tsx', join(ROOT, 'test/support/stack.ts')], {
@@ -33,7 +34,10 @@ describe('black box: larkcode start against the stack script', () => {
     });
     info = JSON.parse(await stack.waitForLine((l) => l.startsWith('{'))) as StackInfo;
     emulator = connectEmulatorControl(info.emulatorUrl);
-    larkcode = spawnProcess(process.execPath, [LARKCODE_BIN, 'start'], { env: cleanEnv(info.env) });
+    recordFile = join(info.env.LARKCODE_HOME!, 'inspection.jsonl');
+    larkcode = spawnProcess(process.execPath, [LARKCODE_BIN, 'start', '--record', recordFile], {
+      env: cleanEnv(info.env),
+    });
   });
 
   afterAll(async () => {
@@ -79,6 +83,15 @@ describe('black box: larkcode start against the stack script', () => {
     const exit = await larkcode.exited;
     expect(exit.code).toBe(0);
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('--record wrote the live actor system as JSONL, secrets kept out', () => {
+    const lines = readFileSync(recordFile, 'utf8').trim().split('\n');
+    const events = lines.map((line) => JSON.parse(line) as { type: string });
+    expect(events.some((e) => e.type === '@xstate.actor')).toBe(true);
+    expect(events.some((e) => e.type === '@xstate.snapshot')).toBe(true);
+    expect(lines.join('\n')).toContain('scope');
+    expect(lines.join('\n')).not.toContain(info.env.FEISHU_APP_SECRET!);
   });
 });
 
@@ -130,5 +143,88 @@ describe('black box: bad configuration', () => {
     const result = await run('{ "appId": ');
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/not valid JSON/);
+  });
+});
+
+describe('black box: kill -9 mid-run, then restart', () => {
+  let stack: Spawned;
+  let info: StackInfo;
+  let emulator: EmulatorControl;
+  const started: Spawned[] = [];
+
+  beforeAll(async () => {
+    stack = spawnProcess(process.execPath, ['--import', 'tsx', join(ROOT, 'test/support/stack.ts')], {
+      cwd: ROOT,
+    });
+    info = JSON.parse(await stack.waitForLine((l) => l.startsWith('{'))) as StackInfo;
+    emulator = connectEmulatorControl(info.emulatorUrl);
+  });
+  afterAll(async () => {
+    for (const proc of started) if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+    stack?.child.kill('SIGTERM');
+    await stack?.exited;
+  });
+
+  const startLarkcode = async () => {
+    const proc = spawnProcess(process.execPath, [LARKCODE_BIN, 'start'], { env: cleanEnv(info.env) });
+    started.push(proc);
+    await proc.waitForLine((l) => l.includes('"msg":"ready"'));
+    return proc;
+  };
+  const enqueue = (turns: unknown[]) =>
+    fetch(`${info.mockBaseUrl.replace(/\/v1$/, '')}/_mock/enqueue`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(turns),
+    });
+  const mockRequests = async () =>
+    (await (await fetch(`${info.mockBaseUrl.replace(/\/v1$/, '')}/_mock/requests`)).json()) as {
+      lastUserText?: string;
+    }[];
+  const stateHolds = (messageId: string) => {
+    const dir = join(info.env.LARKCODE_HOME!, 'state', 'scopes');
+    return readdirSync(dir).some(
+      (f) => f.endsWith('.json') && readFileSync(join(dir, f), 'utf8').includes(messageId),
+    );
+  };
+
+  it('reports the run that was in flight as interrupted and still runs the queued message', async () => {
+    const first = await startLarkcode();
+    await enqueue([reply.hang()]);
+    const chat = await emulator.createChat({ mode: 'p2p' });
+    const running = await emulator.pushMessage({ chatId: chat.chatId, text: 'a run that will be cut off' });
+    await emulator.waitFor(async () => (await mockRequests()).length === 1, { timeoutMs: 20_000 });
+    const queued = await emulator.pushMessage({
+      chatId: chat.chatId,
+      text: 'please also do this afterwards',
+    });
+    await emulator.waitFor(() => stateHolds(queued.messageId), { timeoutMs: 5000 });
+
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    await enqueue([reply.message('did the queued thing')]);
+    await startLarkcode();
+    const interrupted = await emulator.waitFor(
+      async () =>
+        (await emulator.view(chat.chatId)).find(
+          (m) => m.from === 'bot' && m.parentId === running.messageId && showsOutcome(m),
+        ),
+      { timeoutMs: 20_000 },
+    );
+    expect(interrupted.text).toContain('Interrupted');
+    expect(interrupted.text).toMatch(/stopped unexpectedly/);
+    const answer = await emulator.waitFor(
+      async () =>
+        (await emulator.view(chat.chatId)).find(
+          (m) => m.from === 'bot' && m.parentId === queued.messageId && showsOutcome(m),
+        ),
+      { timeoutMs: 20_000 },
+    );
+    expect(answer.text).toContain('did the queued thing');
+    const prompts = (await mockRequests()).map((r) => r.lastUserText ?? '');
+    // The cut-off turn is never re-run: the only later prompt is the queued message.
+    expect(prompts.filter((p) => p.includes('a run that will be cut off'))).toHaveLength(1);
+    expect(prompts.at(-1)).toContain('please also do this afterwards');
   });
 });

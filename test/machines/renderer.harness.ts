@@ -113,7 +113,8 @@ export function abstractState(snapshot: AnyMachineSnapshot): string {
     ...(inflight ? { stale: inflight.version < context.version } : {}),
     finished: context.view.stage === 'finished',
     hasCard: Boolean(context.cardRef?.messageId),
-    failures: context.consecutiveFailures,
+    // The count only matters against maxFailures (a live run never gives up, so it can grow).
+    failures: Math.min(context.consecutiveFailures, context.maxFailures),
   });
 }
 

@@ -88,14 +88,17 @@ describe('renderer machine, generated paths', () => {
     assertInvariants(sut);
   });
 
-  it('gives up after maxFailures failures in a row and says so', async () => {
+  it("keeps a live run's card retrying, and gives up only on a finished run after maxFailures in a row", async () => {
     const sut = createRendererSut(undefined, { ...INPUT, maxFailures: 3 });
     await sut.send(UPDATES['render.open']);
-    for (const delay of [1_000, 2_000]) {
+    // Before the run finishes a renderer never gives up: later updates still need it.
+    for (const delay of [1_000, 2_000, 4_000]) {
       await sut.fail(FAILURES.failed!);
+      expect(sut.actor.getSnapshot().status).toBe('active');
       await vi.advanceTimersByTimeAsync(delay);
       assertInvariants(sut);
     }
+    await sut.send(UPDATES['render.finish']);
     await sut.fail(FAILURES.failed!);
     expect(sut.actor.getSnapshot().status).toBe('done');
     expect(sut.gaveUp).toEqual([{ runId: INPUT.runId, reason: 'card rejected' }]);
