@@ -82,7 +82,8 @@ writeFileSync(
   }).outputText,
 );
 const child = fork(childScript, [JSON.stringify(childOptions)], {
-  execArgv: [],
+  // BENCH_DAEMON_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the daemon.
+  execArgv: process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
   stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
 });
 // The daemon logs at warn; the node-sdk's error lines carry whole request bodies, so count them by

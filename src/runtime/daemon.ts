@@ -291,7 +291,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         await renderHub.settle(Math.max(0, deadline - Date.now()));
         await effects.settle(Math.max(0, deadline - Date.now()));
         renderHub.stopAll();
-        supervisor.stop();
+        // No supervisor.stop(): every scope already reached its final state on daemon.shutdown
+        // (timers cancelled, runners aborted), and stopping the root would stop its children
+        // one by one, each copying the children map — quadratic, ~1.7 s for 1,000 scopes.
         await scopes.flush();
         ledger.close();
         logger.info('stopped');

@@ -111,3 +111,50 @@ describe('actor core end to end', () => {
     expect(mock.requests.at(-1)!.lastUserText).toContain('do the right thing instead');
   });
 });
+
+describe('global run pool end to end', () => {
+  let emulator: FeishuEmulator;
+  let mock: MockModel;
+  let larkcode: InProcessLarkcode;
+
+  beforeAll(async () => {
+    emulator = await startFeishuEmulator();
+    mock = await startMockModel();
+    larkcode = await startLarkcode({
+      emulator,
+      mockBaseUrl: mock.baseUrl,
+      config: { runs: { debounceMs: 50, maxConcurrent: 1 } },
+    });
+    await emulator.waitForClient();
+  });
+  afterAll(async () => {
+    await larkcode?.stop();
+    await mock?.close();
+    await emulator?.close();
+  });
+
+  it('makes a run wait for a free slot, shows its position, and starts it when the slot frees', async () => {
+    mock.enqueue(reply.hang(), reply.message('second chat answered'));
+    const busy = emulator.createChat({ mode: 'p2p' });
+    const waiting = emulator.createChat({ mode: 'p2p' });
+    const first = await emulator.pushMessage({ chatId: busy.chatId, text: 'hold the only slot' });
+    await mock.waitForRequests(1);
+    const second = await emulator.pushMessage({ chatId: waiting.chatId, text: 'wait your turn' });
+    const queuedCard = await waitFor(
+      () =>
+        emulator
+          .view(waiting.chatId)
+          .find((m) => m.parentId === second.messageId && /free slot/.test(m.text)),
+      { timeoutMs: 10_000 },
+    );
+    expect(queuedCard.text).toContain('Waiting for a free slot (position 1)');
+    expect(mock.requests).toHaveLength(1);
+    await emulator.pushMessage({ chatId: busy.chatId, text: '/stop' });
+    const done = await waitFor(
+      () => emulator.view(waiting.chatId).find((m) => m.parentId === second.messageId && showsOutcome(m)),
+      { timeoutMs: 20_000 },
+    );
+    expect(done.text).toContain('second chat answered');
+    expect(first.messageId).toBeTruthy();
+  });
+});
