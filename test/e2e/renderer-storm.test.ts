@@ -13,20 +13,12 @@ import {
   startFeishuEmulator,
   waitFor,
 } from '../support/feishu-emulator/index.js';
+import { TEST_SCOPE_SETTINGS } from '../support/scope-fixtures.js';
 
 const FLUSH_INTERVAL_MS = 250; // ≥ 200 ms: PATCH stays under Feishu's 5 QPS per message
 const UPDATES = 200;
 
-const SETTINGS: ScopeSettings = {
-  workspace: '/work/project',
-  sandbox: 'workspace-write',
-  networkAccess: false,
-  debounceMs: 800,
-  idleTimeoutMs: 600_000,
-  runCapMs: 3_600_000,
-  stopGraceMs: 10_000,
-  evictAfterMs: 1_800_000,
-};
+const SETTINGS = TEST_SCOPE_SETTINGS;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -13,6 +13,7 @@ import type { RenderUpdate, ScopeSettings } from '../../machines/scope.machine.j
 import { initialRunView, type RunView, reduceRunView } from '../../src/cards/run-view.js';
 import type { MessageInput } from '../../src/core/bridge-input.js';
 import type { TransitionCoverage } from '../support/mbt/coverage.js';
+import { TEST_SCOPE_SETTINGS } from '../support/scope-fixtures.js';
 
 export const RUN_ID = 'r-model-1';
 export const INPUT: RendererInput = { runId: RUN_ID, flushIntervalMs: 1_000 };
@@ -42,16 +43,7 @@ const DELAYED = {
   retryDelay: 'xstate.after.retryDelay.renderer.backingOff',
 } as const;
 
-export const SETTINGS: ScopeSettings = {
-  workspace: '/work/project',
-  sandbox: 'workspace-write',
-  networkAccess: false,
-  debounceMs: 800,
-  idleTimeoutMs: 600_000,
-  runCapMs: 3_600_000,
-  stopGraceMs: 10_000,
-  evictAfterMs: 1_800_000,
-};
+export const SETTINGS = TEST_SCOPE_SETTINGS;
 
 export function message(messageId: string, text: string): MessageInput {
   return {

@@ -14,18 +14,10 @@ import {
 } from '../../machines/scope.machine.js';
 import type { MessageInput } from '../../src/core/bridge-input.js';
 import type { TransitionCoverage } from '../support/mbt/coverage.js';
+import { TEST_SCOPE_SETTINGS } from '../support/scope-fixtures.js';
 import { ScriptedAgent } from '../support/scripted-agent.js';
 
-export const SETTINGS: ScopeSettings = {
-  workspace: '/work/project',
-  sandbox: 'workspace-write',
-  networkAccess: false,
-  debounceMs: 800,
-  idleTimeoutMs: 600_000,
-  runCapMs: 3_600_000,
-  stopGraceMs: 10_000,
-  evictAfterMs: 1_800_000,
-};
+export const SETTINGS = TEST_SCOPE_SETTINGS;
 
 export const SEED: ScopeSeed = { scopeId: 'chat:oc_model', settings: SETTINGS, runIdPrefix: 'r' };
 
