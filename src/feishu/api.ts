@@ -1,5 +1,6 @@
 import * as lark from '@larksuiteoapi/node-sdk';
 import type { Logger } from 'pino';
+import { SlidingWindowLimiter } from '../core/rate-limiter.js';
 import { type RetryPolicy, withRetry } from '../core/retry.js';
 import { FeishuApiError, feishuErrorFromBody, feishuErrorFromThrown } from './errors.js';
 
@@ -35,11 +36,21 @@ const SEND_RETRY: RetryPolicy = {
 };
 
 /**
+ * Feishu's app-wide budget per API (send, reply, PATCH, each CardKit call): 1000/min and
+ * 50/s per app and tenant. Kept with a margin; callers wait, and live cards coalesce meanwhile.
+ */
+const APP_API_LIMITS = [
+  { windowMs: 1000, max: 45 },
+  { windowMs: 60_000, max: 950 },
+];
+
+/**
  * The node-sdk `Client` with what it lacks: a `code != 0` check on 2xx answers,
  * our error table, and retry with backoff for rate limits and 5xx.
  */
 export class FeishuApi {
   readonly client: lark.Client;
+  readonly #budget = new SlidingWindowLimiter(APP_API_LIMITS);
 
   constructor(
     options: { appId: string; appSecret: string; domain: FeishuDomain },
@@ -66,6 +77,7 @@ export class FeishuApi {
     const policy = options.retry === false ? { ...SEND_RETRY, attempts: 1 } : SEND_RETRY;
     return withRetry(
       async () => {
+        await this.#budget.take(api, signal);
         let body: FeishuBody<T>;
         try {
           body = await request();

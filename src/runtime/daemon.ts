@@ -330,7 +330,8 @@ function toRecord(
     ...(facts.inflight
       ? { inflight: { ...facts.inflight, ...(cardMessageId ? { cardMessageId } : {}) } }
       : {}),
-    updatedAt: Date.now(),
+    // Stamped by the store, and only when something else changed: unchanged facts write nothing.
+    updatedAt: record.updatedAt,
   };
 }
 

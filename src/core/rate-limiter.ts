@@ -1,0 +1,48 @@
+import { sleep } from './retry.js';
+
+export interface WindowLimit {
+  windowMs: number;
+  max: number;
+}
+
+/**
+ * Keyed sliding-window limiter: callers wait for a slot that keeps every window under its
+ * maximum. Hand-written (listed in docs/ARCHITECTURE.md): p-throttle has one window and no keys.
+ */
+export class SlidingWindowLimiter {
+  readonly #recent = new Map<string, number[]>();
+  readonly #longestWindow: number;
+
+  constructor(
+    private readonly limits: readonly WindowLimit[],
+    private readonly now: () => number = Date.now,
+  ) {
+    this.#longestWindow = Math.max(...limits.map((l) => l.windowMs));
+  }
+
+  async take(key: string, signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      const now = this.now();
+      const recent = (this.#recent.get(key) ?? []).filter((at) => now - at < this.#longestWindow);
+      const waitMs = this.#waitFor(recent, now);
+      if (waitMs <= 0) {
+        recent.push(now);
+        this.#recent.set(key, recent);
+        return;
+      }
+      this.#recent.set(key, recent);
+      await sleep(waitMs, signal);
+    }
+  }
+
+  /** 0 when a call may go now; otherwise how long until the tightest window frees a slot. */
+  #waitFor(recent: number[], now: number): number {
+    let wait = 0;
+    for (const { windowMs, max } of this.limits) {
+      const inWindow = recent.filter((at) => now - at < windowMs);
+      if (inWindow.length >= max)
+        wait = Math.max(wait, windowMs - (now - inWindow[inWindow.length - max]!) + 1);
+    }
+    return wait;
+  }
+}
