@@ -214,7 +214,8 @@ const sampler = setInterval(() => {
   peakSampledRssKiB = Math.max(peakSampledRssKiB, procStatusKiB(pid, 'VmRSS'));
 }, 1000);
 
-const deadline = Date.now() + SECONDS * 1000 + 120_000;
+// Feishu allows 1000 card writes a minute per API: 1,000 final cards alone take a minute or more.
+const deadline = Date.now() + SECONDS * 1000 + 300_000;
 let lastReport = Date.now();
 while (finishedCards < go.started && Date.now() < deadline) {
   await new Promise((r) => setTimeout(r, 100));

@@ -11,6 +11,7 @@ export interface WindowLimit {
  */
 export class SlidingWindowLimiter {
   readonly #recent = new Map<string, number[]>();
+  readonly #urgentWaiting = new Map<string, number>();
   readonly #longestWindow: number;
 
   constructor(
@@ -20,8 +21,29 @@ export class SlidingWindowLimiter {
     this.#longestWindow = Math.max(...limits.map((l) => l.windowMs));
   }
 
-  async take(key: string, signal?: AbortSignal): Promise<void> {
+  /**
+   * Wait for a slot. `urgent` callers (a run's final card) go before ordinary ones waiting on
+   * the same key: ordinary callers hold back while an urgent one waits.
+   */
+  async take(key: string, signal?: AbortSignal, urgent = false): Promise<void> {
+    if (urgent) this.#urgentWaiting.set(key, (this.#urgentWaiting.get(key) ?? 0) + 1);
+    try {
+      await this.#take(key, urgent, signal);
+    } finally {
+      if (urgent) {
+        const left = (this.#urgentWaiting.get(key) ?? 1) - 1;
+        if (left > 0) this.#urgentWaiting.set(key, left);
+        else this.#urgentWaiting.delete(key);
+      }
+    }
+  }
+
+  async #take(key: string, urgent: boolean, signal?: AbortSignal): Promise<void> {
     for (;;) {
+      if (!urgent && this.#urgentWaiting.has(key)) {
+        await sleep(50, signal);
+        continue;
+      }
       const now = this.now();
       const recent = (this.#recent.get(key) ?? []).filter((at) => now - at < this.#longestWindow);
       const waitMs = this.#waitFor(recent, now);

@@ -72,12 +72,12 @@ export class FeishuApi {
     api: string,
     request: () => Promise<FeishuBody<T>>,
     signal?: AbortSignal,
-    options: { retry?: boolean } = {},
+    options: { retry?: boolean; urgent?: boolean } = {},
   ): Promise<T> {
     const policy = options.retry === false ? { ...SEND_RETRY, attempts: 1 } : SEND_RETRY;
     return withRetry(
       async () => {
-        await this.#budget.take(api, signal);
+        await this.#budget.take(api, signal, options.urgent);
         let body: FeishuBody<T>;
         try {
           body = await request();

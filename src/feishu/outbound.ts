@@ -14,7 +14,7 @@ export function createFeishuPort(api: FeishuApi, pacer = new ChatPacer()): Feish
     msgType: string,
     content: string,
     signal?: AbortSignal,
-    retry = true,
+    options: { retry?: boolean; urgent?: boolean } = {},
   ) => {
     await pacer.slot(target.chatId, signal);
     const sent = await api.call<SentMessage>(
@@ -25,7 +25,7 @@ export function createFeishuPort(api: FeishuApi, pacer = new ChatPacer()): Feish
           data: { msg_type: msgType, content, ...(target.inThread ? { reply_in_thread: true } : {}) },
         }),
       signal,
-      { retry },
+      options,
     );
     return sent?.message_id ?? '';
   };
@@ -49,9 +49,12 @@ export function createFeishuPort(api: FeishuApi, pacer = new ChatPacer()): Feish
     replyText: (target, text, signal) => reply(target, 'text', JSON.stringify({ text }), signal),
     sendCard: (chatId, card, signal) => send(chatId, 'interactive', JSON.stringify(card), signal),
     sendText: (chatId, text, signal) => send(chatId, 'text', JSON.stringify({ text }), signal),
-    replyCardOnce: (target, card, signal) =>
-      reply(target, 'interactive', JSON.stringify(card), signal, false),
-    patchCard: async (messageId, card, signal) => {
+    replyCardOnce: (target, card, options = {}) =>
+      reply(target, 'interactive', JSON.stringify(card), options.signal, {
+        retry: false,
+        urgent: options.urgent ?? false,
+      }),
+    patchCard: async (messageId, card, options = {}) => {
       await api.call(
         'im.message.patch',
         () =>
@@ -59,8 +62,8 @@ export function createFeishuPort(api: FeishuApi, pacer = new ChatPacer()): Feish
             path: { message_id: messageId },
             data: { content: JSON.stringify(card) },
           }),
-        signal,
-        { retry: false },
+        options.signal,
+        { retry: false, urgent: options.urgent ?? false },
       );
     },
     addReaction: async (messageId, emojiType) => {

@@ -1,5 +1,10 @@
 import type { CardJson } from '../cards/run-card.js';
 
+export interface WriteOptions {
+  signal?: AbortSignal;
+  urgent?: boolean;
+}
+
 /** Where a reply goes: under this message, inside its thread when it has one. */
 export interface ReplyTarget {
   chatId: string;
@@ -17,9 +22,12 @@ export interface FeishuPort {
   /** A new message in the chat, for when the message to reply to is gone. */
   sendCard(chatId: string, card: CardJson, signal?: AbortSignal): Promise<string>;
   sendText(chatId: string, text: string, signal?: AbortSignal): Promise<string>;
-  /** Replace the content of a card the bot sent. No retry: a live card's caller coalesces instead. */
-  patchCard(messageId: string, card: CardJson, signal?: AbortSignal): Promise<void>;
+  /**
+   * Replace the content of a card the bot sent. No retry: a live card's caller coalesces
+   * instead. `urgent` (a run's final content) goes before other waiting writes.
+   */
+  patchCard(messageId: string, card: CardJson, options?: WriteOptions): Promise<void>;
   /** Reply with a card, without retrying rate limits (the caller backs off and coalesces). */
-  replyCardOnce(target: ReplyTarget, card: CardJson, signal?: AbortSignal): Promise<string>;
+  replyCardOnce(target: ReplyTarget, card: CardJson, options?: WriteOptions): Promise<string>;
   addReaction(messageId: string, emojiType: string): Promise<string>;
 }

@@ -36,11 +36,11 @@ export function createCardSink(deps: CardSinkDeps) {
     };
     try {
       if (request.cardRef?.messageId) {
-        await deps.feishu.patchCard(request.cardRef.messageId, card);
+        await deps.feishu.patchCard(request.cardRef.messageId, card, { urgent: final });
         return { cardRef: request.cardRef, version: request.version };
       }
       if (!target) throw new Error('run has no message to reply to');
-      const messageId = await deps.feishu.replyCardOnce(target, card);
+      const messageId = await deps.feishu.replyCardOnce(target, card, { urgent: final });
       deps.onCardCreated?.(view.scopeId, view.runId, messageId);
       return { cardRef: { messageId }, version: request.version };
     } catch (error) {

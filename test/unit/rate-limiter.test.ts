@@ -40,3 +40,21 @@ describe('SlidingWindowLimiter', () => {
     expect(other).toBe(true);
   });
 });
+
+describe('SlidingWindowLimiter priority', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('lets an urgent caller (a final card) go before ordinary ones already waiting', async () => {
+    const limiter = new SlidingWindowLimiter([{ windowMs: 1000, max: 1 }]);
+    await limiter.take('patch');
+    const order: string[] = [];
+    void limiter.take('patch').then(() => order.push('live 1'));
+    void limiter.take('patch').then(() => order.push('live 2'));
+    await vi.advanceTimersByTimeAsync(100);
+    void limiter.take('patch', undefined, true).then(() => order.push('final'));
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(order[0]).toBe('final');
+    expect(order).toHaveLength(3);
+  });
+});
