@@ -83,7 +83,8 @@ writeFileSync(
 );
 const child = fork(childScript, [JSON.stringify(childOptions)], {
   // BENCH_DAEMON_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the daemon.
-  execArgv: process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
+  // As bin/larkcode.js runs it (its shebang sets the heap limit).
+  execArgv: process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? ['--max-old-space-size=512'],
   stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
 });
 // The daemon logs at warn; the node-sdk's error lines carry whole request bodies, so count them by

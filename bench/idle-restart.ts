@@ -118,7 +118,7 @@ const othersBefore = await waitForQuietMachine(0.3, Number(values['quiet-wait'])
 const machine = machineCpu();
 const env = { PATH: process.env.PATH, HOME: process.env.HOME, LARKCODE_HOME: home };
 const spawnedAt = Date.now();
-const larkcode = spawnProcess(process.execPath, [BIN, 'start'], { env });
+const larkcode = spawnProcess(process.execPath, ['--max-old-space-size=512', BIN, 'start'], { env }); // as the bin's shebang runs it
 const pid = larkcode.child.pid!;
 const answeredAt = new Map<string, number>();
 /** The restored run's result card: "Done", carrying the mock model's answer to that scope's message. */

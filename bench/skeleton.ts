@@ -41,7 +41,10 @@ writeFileSync(
   }),
 );
 const env = { PATH: process.env.PATH, HOME: process.env.HOME, LARKCODE_HOME: home };
-const startLarkcode = () => spawnProcess(process.execPath, [join(ROOT, 'bin/larkcode.js'), 'start'], { env });
+const startLarkcode = () =>
+  spawnProcess(process.execPath, ['--max-old-space-size=512', join(ROOT, 'bin/larkcode.js'), 'start'], {
+    env,
+  });
 const stop = async (proc: ReturnType<typeof startLarkcode>) => {
   proc.child.kill('SIGTERM');
   await proc.exited;

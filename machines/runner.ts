@@ -16,7 +16,15 @@ export interface RunnerDeps {
   now: () => number;
   /** Called for every agent event before the scope sees it (persist the session id at once). */
   onAgentEvent?: (request: RunRequest, event: AgentEvent) => void;
+  /**
+   * Merge text deltas of one item that arrive within this window into one event (0 = off).
+   * Token streams can send dozens a second; cards are written at most every ~1.5 s, so
+   * merging costs no visible latency and spares the scope and renderer most transitions.
+   */
+  batchTextMs?: number;
 }
+
+type TextEvent = Extract<AgentEvent, { type: 'text' }>;
 
 /**
  * One agent run as an actor. Invoked by the scope's `running` state: leaving the
@@ -31,6 +39,20 @@ export function createRunnerLogic(deps: RunnerDeps) {
       if (command.type === 'runner.stop') abort.abort(new RunStopped(command.reason));
     });
 
+    const batchMs = deps.batchTextMs ?? 0;
+    let bufferedText: TextEvent | undefined;
+    let batchTimer: ReturnType<typeof setTimeout> | undefined;
+    const forward = (event: AgentEvent) =>
+      sendBack({ type: 'runner.event', runId: request.runId, event, at: deps.now() });
+    const flushText = () => {
+      if (batchTimer) clearTimeout(batchTimer);
+      batchTimer = undefined;
+      if (!bufferedText) return;
+      const text = bufferedText;
+      bufferedText = undefined;
+      forward(text);
+    };
+
     void (async () => {
       sendBack({ type: 'run.started', runId: request.runId, at: deps.now() });
       let outcome: RunOutcome | undefined;
@@ -43,8 +65,21 @@ export function createRunnerLogic(deps: RunnerDeps) {
             error = event.error;
             break;
           }
-          sendBack({ type: 'runner.event', runId: request.runId, event, at: deps.now() });
+          if (batchMs > 0 && event.type === 'text' && event.mode === 'delta') {
+            if (bufferedText?.itemId === event.itemId) {
+              bufferedText = { ...bufferedText, text: bufferedText.text + event.text };
+            } else {
+              flushText();
+              bufferedText = event;
+            }
+            batchTimer ??= setTimeout(flushText, batchMs);
+            continue;
+          }
+          // Anything else keeps its place after the text before it.
+          flushText();
+          forward(event);
         }
+        flushText();
         if (!outcome) {
           outcome = abort.signal.aborted ? 'interrupted' : 'failed';
           error = abort.signal.aborted ? undefined : 'the agent stream ended without an outcome';
@@ -53,6 +88,7 @@ export function createRunnerLogic(deps: RunnerDeps) {
         outcome = 'failed';
         error = caught instanceof Error ? caught.message : String(caught);
       }
+      flushText(); // text that arrived before a failure still reaches the card
       settled = true;
       sendBack({
         type: 'run.finished',
@@ -64,6 +100,7 @@ export function createRunnerLogic(deps: RunnerDeps) {
     })();
 
     return () => {
+      if (batchTimer) clearTimeout(batchTimer);
       if (!settled) abort.abort(new RunStopped('interrupted'));
     };
   });
