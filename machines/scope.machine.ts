@@ -110,6 +110,29 @@ const FORWARD_AND_PERSIST_SESSION = [
   { type: 'persistScope', params: factsOf },
 ] as const;
 const FINISH_ON_RENDERER = { type: 'renderRun', params: finishUpdate } as const;
+/** A message in a quiet scope waits for the quiet window; `!text` starts at once. */
+const WAIT_FOR_QUIET = {
+  target: 'debouncing',
+  actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
+} as const;
+const START_NOW = {
+  target: 'starting',
+  actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
+} as const;
+
+/** /new from a scope with no run in flight: drop what waits, forget the session, say so. */
+function newSessionDropping(text: string) {
+  return {
+    target: 'idle',
+    actions: [
+      'clearPending',
+      'clearSession',
+      { type: 'persistScope', params: factsOf },
+      { type: 'notify', params: noticeFor(text) },
+    ],
+  } as const;
+}
+
 /** /new drops what is queued at that moment; what arrives later belongs to the new session. */
 const DROP_QUEUE = ['clearPending', { type: 'persistScope', params: factsOf }] as const;
 /** A message for a run that has not started yet joins it (and its card). */
@@ -274,14 +297,8 @@ export const scopeMachine = setup({
       description: 'No run and nothing pending.',
       after: { evictAfter: 'evicted' },
       on: {
-        'input.message': {
-          target: 'debouncing',
-          actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
-        },
-        'control.steer': {
-          target: 'starting',
-          actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
-        },
+        'input.message': WAIT_FOR_QUIET,
+        'control.steer': START_NOW,
         'control.stop': { actions: { type: 'notify', params: noticeFor('Nothing is running.') } },
         'control.new': {
           actions: [
@@ -314,15 +331,7 @@ export const scopeMachine = setup({
           target: 'holding',
           actions: { type: 'notify', params: keptNotice },
         },
-        'control.new': {
-          target: 'idle',
-          actions: [
-            'clearPending',
-            'clearSession',
-            { type: 'persistScope', params: factsOf },
-            { type: 'notify', params: noticeFor('Dropped the waiting messages and started a new session.') },
-          ],
-        },
+        'control.new': newSessionDropping('Dropped the waiting messages and started a new session.'),
         'daemon.shutdown': 'stopped',
       },
     },
@@ -611,24 +620,10 @@ export const scopeMachine = setup({
     holding: {
       description: 'Stopped with messages kept; they run together with the next message.',
       on: {
-        'input.message': {
-          target: 'debouncing',
-          actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
-        },
-        'control.steer': {
-          target: 'starting',
-          actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
-        },
+        'input.message': WAIT_FOR_QUIET,
+        'control.steer': START_NOW,
         'control.stop': { actions: { type: 'notify', params: keptNotice } },
-        'control.new': {
-          target: 'idle',
-          actions: [
-            'clearPending',
-            'clearSession',
-            { type: 'persistScope', params: factsOf },
-            { type: 'notify', params: noticeFor('Dropped the kept messages and started a new session.') },
-          ],
-        },
+        'control.new': newSessionDropping('Dropped the kept messages and started a new session.'),
         'daemon.shutdown': 'stopped',
       },
     },
