@@ -110,6 +110,19 @@ const FORWARD_AND_PERSIST_SESSION = [
   { type: 'persistScope', params: factsOf },
 ] as const;
 const FINISH_ON_RENDERER = { type: 'renderRun', params: finishUpdate } as const;
+/** Stopping because time ran out: the run ends as "timeout"; a steer runs right after. */
+const STOPPING_FOR_TIMEOUT = {
+  after: { stopGrace: { actions: { type: 'forceFinish', params: { outcome: 'timeout' } } } },
+  entry: 'stopRunnerAsTimeout',
+  on: {
+    'control.steer': {
+      target: 'forSteer',
+      actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
+    },
+    'run.finished': { guard: 'isCurrentRun', target: '#scope.settling', actions: FINISH_ON_RENDERER },
+  },
+} as const;
+
 /** A message in a quiet scope waits for the quiet window; `!text` starts at once. */
 const WAIT_FOR_QUIET = {
   target: 'debouncing',
@@ -537,36 +550,9 @@ export const scopeMachine = setup({
                 },
               },
             },
-            timedOut: {
-              after: { stopGrace: { actions: { type: 'forceFinish', params: { outcome: 'timeout' } } } },
-              entry: 'stopRunnerAsTimeout',
-              on: {
-                'control.steer': {
-                  target: 'forSteer',
-                  actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
-                },
-                'run.finished': {
-                  guard: 'isCurrentRun',
-                  target: '#scope.settling',
-                  actions: FINISH_ON_RENDERER,
-                },
-              },
-            },
-            capped: {
-              after: { stopGrace: { actions: { type: 'forceFinish', params: { outcome: 'timeout' } } } },
-              entry: 'stopRunnerAsTimeout',
-              on: {
-                'control.steer': {
-                  target: 'forSteer',
-                  actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
-                },
-                'run.finished': {
-                  guard: 'isCurrentRun',
-                  target: '#scope.settling',
-                  actions: FINISH_ON_RENDERER,
-                },
-              },
-            },
+            // Idle watchdog and wall-clock cap stop the same way; two states keep the reason visible.
+            timedOut: STOPPING_FOR_TIMEOUT,
+            capped: STOPPING_FOR_TIMEOUT,
           },
         },
       },
