@@ -1,5 +1,6 @@
 // CardKit v1: card entities, settings, full / batch updates, element ops and streaming content.
-import { collectElementIds, countElements, countTables, findElement, utf8Bytes } from '../card.js';
+import { collectElementIds, findElement, utf8Bytes } from '../card.js';
+import { cardLimitError } from '../card-limits.js';
 import { breach, type EmulatorCore } from '../core.js';
 import { asObject, fail, ok, type Reply, type RequestContext, type Router } from '../http.js';
 import { newCardId } from '../ids.js';
@@ -151,39 +152,18 @@ export function registerCardkitRoutes(router: Router, core: EmulatorCore): void 
 
   /** Size / component / table checks for a card about to be stored. */
   const validateCard = (draft: Json, path: string): Reply | undefined => {
-    const bytes = utf8Bytes(JSON.stringify(draft));
-    if (bytes > LIMITS.cardEntityBytes) {
-      const error = breach(
-        core,
-        'card_size',
-        `card entity ${bytes} B > ${LIMITS.cardEntityBytes} B`,
-        path,
-        fail(400, 200860, 'Card content exceeds limit, please keep the card under 30KB'),
-      );
-      if (error) return error;
-    }
-    const elements = countElements(draft);
-    if (elements > LIMITS.cardElements) {
-      const error = breach(
-        core,
-        'card_elements',
-        `${elements} components > ${LIMITS.cardElements}`,
-        path,
-        fail(400, 300305, `The number of card components exceeds the limit of ${LIMITS.cardElements}`),
-      );
-      if (error) return error;
-    }
-    const tables = countTables(draft);
-    if (tables > LIMITS.cardTablesMax) {
-      const error = breach(
-        core,
-        'card_tables',
-        `${tables} tables > ${LIMITS.cardTablesMax}`,
-        path,
-        cardErr(11310, 'card table number over limit'),
-      );
-      if (error) return error;
-    }
+    const error = cardLimitError(core, draft, path, {
+      maxBytes: LIMITS.cardEntityBytes,
+      sizeLabel: 'card entity',
+      tooBig: fail(400, 200860, 'Card content exceeds limit, please keep the card under 30KB'),
+      tooManyElements: fail(
+        400,
+        300305,
+        `The number of card components exceeds the limit of ${LIMITS.cardElements}`,
+      ),
+      tooManyTables: cardErr(11310, 'card table number over limit'),
+    });
+    if (error) return error;
     const ids = collectElementIds(draft);
     const duplicate = ids.find((id, i) => ids.indexOf(id) !== i);
     if (duplicate) return fail(400, 300301, `duplicate element_id: ${duplicate}`);

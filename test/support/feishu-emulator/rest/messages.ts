@@ -1,5 +1,6 @@
 // im.v1 messages: create / reply / patch / update / get / delete / list.
-import { countElements, countTables, utf8Bytes } from '../card.js';
+import { utf8Bytes } from '../card.js';
+import { cardLimitError } from '../card-limits.js';
 import { breach, type EmulatorCore } from '../core.js';
 import { asObject, fail, ok, type Reply, type RequestContext, type Router } from '../http.js';
 import { newThreadId } from '../ids.js';
@@ -78,38 +79,15 @@ function checkContent(
     return { cardId };
   }
   if (card.type === 'template') return {};
-  if (bytes > LIMITS.messageContentBytes) {
-    const error = breach(
-      core,
-      'card_size',
-      `card content ${bytes} B > ${LIMITS.messageContentBytes} B`,
-      path,
-      tooLong(),
-    );
-    if (error) return { error };
-  }
-  const elements = countElements(card);
-  if (elements > LIMITS.cardElements) {
-    const error = breach(
-      core,
-      'card_elements',
-      `${elements} elements > ${LIMITS.cardElements}`,
-      path,
-      cardErr(11310, 'element exceeds the limit'),
-    );
-    if (error) return { error };
-  }
-  const tables = countTables(card);
-  if (tables > LIMITS.cardTablesMax) {
-    const error = breach(
-      core,
-      'card_tables',
-      `${tables} tables > ${LIMITS.cardTablesMax}`,
-      path,
-      cardErr(11310, 'card table number over limit'),
-    );
-    if (error) return { error };
-  }
+  const error = cardLimitError(core, card, path, {
+    bytes,
+    maxBytes: LIMITS.messageContentBytes,
+    sizeLabel: 'card content',
+    tooBig: tooLong(),
+    tooManyElements: cardErr(11310, 'element exceeds the limit'),
+    tooManyTables: cardErr(11310, 'card table number over limit'),
+  });
+  if (error) return { error };
   return {};
 }
 
