@@ -7,16 +7,12 @@
 // emulator as "Done", through the real codex binary against the mock model), and RSS at ready.
 // Writes the table into docs/performance.md between the "restart" markers.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolvePaths } from '../src/config/paths.js';
 import type { MessageInput } from '../src/core/bridge-input.js';
 import { ScopeStore, scopeFileStem } from '../src/store/scope-store.js';
-import { codexProviderConfig } from '../test/support/codex-harness.js';
-import { DEFAULT_USER_OPEN_ID, startFeishuEmulator } from '../test/support/feishu-emulator/index.js';
-import { startMockModel } from '../test/support/mock-model/index.js';
+import { DEFAULT_USER_OPEN_ID } from '../test/support/feishu-emulator/index.js';
 import { spawnProcess } from '../test/support/processes.js';
 import {
   fmtMiB,
@@ -27,6 +23,7 @@ import {
   procStatusKiB,
   ROOT,
   type Row,
+  startBenchStack,
   waitForQuietMachine,
   writeDocSection,
 } from './lib.js';
@@ -46,23 +43,11 @@ const log = (text: string) => process.stderr.write(`[bench:restart] ${text}\n`);
 const BIN = join(ROOT, 'bin/larkcode.js');
 if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) throw new Error('run `npm run build` first');
 
-const emulator = await startFeishuEmulator();
-const mock = await startMockModel();
-const home = await mkdtemp(join(tmpdir(), 'larkcode-bench-restart-home-'));
-const workspace = await mkdtemp(join(tmpdir(), 'larkcode-bench-restart-ws-'));
-writeFileSync(
-  join(home, 'config.json'),
-  JSON.stringify({
-    appId: emulator.appId,
-    appSecret: emulator.appSecret,
-    domain: emulator.url,
-    workspace,
-    owner: DEFAULT_USER_OPEN_ID,
-    logLevel: 'info',
-    runs: { maxConcurrent: Math.min(64, Math.max(4, ACTIVE)) },
-    codex: { config: codexProviderConfig(mock.baseUrl), apiKey: 'sk-bench' },
-  }),
-);
+const stack = await startBenchStack('restart', {
+  logLevel: 'info',
+  runs: { maxConcurrent: Math.min(64, Math.max(4, ACTIVE)) },
+});
+const { emulator, mock, home } = stack;
 
 // ------------------------------------------------------------------ the persisted history
 const { stateDir } = resolvePaths({ LARKCODE_HOME: home });
@@ -199,7 +184,4 @@ const table = markdownTable(rows);
 process.stdout.write(`${table}\n`);
 if (!values['no-doc']) writeDocSection('restart', table, `npm run bench:restart -- --scopes ${IDLE}`);
 
-await mock.close();
-await emulator.close();
-await rm(home, { recursive: true, force: true });
-await rm(workspace, { recursive: true, force: true });
+await stack.close();

@@ -1,6 +1,11 @@
 // Small helpers shared by the benchmarks: percentiles, /proc readings, and the docs/performance.md writer.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { codexProviderConfig } from '../test/support/codex-harness.js';
+import { DEFAULT_USER_OPEN_ID, startFeishuEmulator } from '../test/support/feishu-emulator/index.js';
+import { startMockModel } from '../test/support/mock-model/index.js';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 
@@ -100,4 +105,42 @@ export async function waitForQuietMachine(maxBusyCores = 0.3, maxWaitMs = 300_00
     }
     process.stderr.write(`machine busy (${cores.toFixed(2)} cores in use by others); waiting…\n`);
   }
+}
+
+/**
+ * What every process-level benchmark starts from: a Feishu emulator, a mock model, and a
+ * LARKCODE_HOME whose config.json points larkcode at both (owner = the emulator's default user).
+ */
+export async function startBenchStack(name: string, config: Record<string, unknown> = {}) {
+  const emulator = await startFeishuEmulator();
+  const mock = await startMockModel();
+  const home = await mkdtemp(join(tmpdir(), `larkcode-bench-${name}-home-`));
+  const workspace = await mkdtemp(join(tmpdir(), `larkcode-bench-${name}-ws-`));
+  writeFileSync(
+    join(home, 'config.json'),
+    JSON.stringify({
+      appId: emulator.appId,
+      appSecret: emulator.appSecret,
+      domain: emulator.url,
+      workspace,
+      owner: DEFAULT_USER_OPEN_ID,
+      codex: { config: codexProviderConfig(mock.baseUrl), apiKey: 'sk-bench' },
+      ...config,
+    }),
+  );
+  return {
+    emulator,
+    mock,
+    home,
+    workspace,
+    /** larkcode as its bin runs it (the shebang's heap limit included). */
+    larkcodeArgs: ['--max-old-space-size=512', join(ROOT, 'bin/larkcode.js'), 'start'],
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LARKCODE_HOME: home },
+    async close() {
+      await mock.close();
+      await emulator.close();
+      await rm(home, { recursive: true, force: true });
+      await rm(workspace, { recursive: true, force: true });
+    },
+  };
 }

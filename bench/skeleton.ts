@@ -3,15 +3,13 @@
 // Cold start, idle memory, event ack latency, and larkcode's overhead on a real codex turn.
 // Writes the table into docs/performance.md between the "skeleton" markers.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Codex } from '@openai/codex-sdk';
 import { codexChildEnv, codexProviderConfig, makeCodexHome } from '../test/support/codex-harness.js';
-import { DEFAULT_USER_OPEN_ID, startFeishuEmulator } from '../test/support/feishu-emulator/index.js';
-import { reply, startMockModel } from '../test/support/mock-model/index.js';
+import { reply } from '../test/support/mock-model/index.js';
 import { spawnProcess } from '../test/support/processes.js';
+import { startBenchStack } from './lib.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' } } });
@@ -24,27 +22,9 @@ const percentile = (xs: number[], p: number) => {
 const median = (xs: number[]) => percentile(xs, 50);
 const fmt = (ms: number) => `${Math.round(ms)} ms`;
 
-const emulator = await startFeishuEmulator();
-const mock = await startMockModel();
-const home = await mkdtemp(join(tmpdir(), 'larkcode-bench-home-'));
-const workspace = await mkdtemp(join(tmpdir(), 'larkcode-bench-ws-'));
-writeFileSync(
-  join(home, 'config.json'),
-  JSON.stringify({
-    appId: emulator.appId,
-    appSecret: emulator.appSecret,
-    domain: emulator.url,
-    workspace,
-    owner: DEFAULT_USER_OPEN_ID,
-    logLevel: 'warn',
-    codex: { config: codexProviderConfig(mock.baseUrl), apiKey: 'sk-bench' },
-  }),
-);
-const env = { PATH: process.env.PATH, HOME: process.env.HOME, LARKCODE_HOME: home };
-const startLarkcode = () =>
-  spawnProcess(process.execPath, ['--max-old-space-size=512', join(ROOT, 'bin/larkcode.js'), 'start'], {
-    env,
-  });
+const stack = await startBenchStack('skeleton', { logLevel: 'warn' });
+const { emulator, mock, workspace } = stack;
+const startLarkcode = () => spawnProcess(process.execPath, stack.larkcodeArgs, { env: stack.env });
 const stop = async (proc: ReturnType<typeof startLarkcode>) => {
   proc.child.kill('SIGTERM');
   await proc.exited;
@@ -183,7 +163,4 @@ writeFileSync(
   doc.replace(new RegExp(`${start}[\\s\\S]*${end}`), `${start}\n${stamp}\n\n${table}\n${end}`),
 );
 
-await mock.close();
-await emulator.close();
-await rm(home, { recursive: true, force: true });
-await rm(workspace, { recursive: true, force: true });
+await stack.close();
