@@ -7,10 +7,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { collectTurn } from '../support/codex-harness.js';
 import {
   fallbackTurn,
+  item,
   type MockModel,
   type RecordedRequest,
   recordRequest,
   reply,
+  richTurn,
   startMockModel,
 } from '../support/mock-model/index.js';
 import { setupCodexRun, turnGuard } from './fixture.js';
@@ -75,6 +77,33 @@ describe('mock model server', () => {
       lastItemType: 'message',
       threadId: 't-1',
     });
+  });
+
+  it('streams a reasoning summary the way the Responses API does', async () => {
+    mock.enqueue(
+      reply.items([item.reasoning('think hard', { id: 'rs_t' }), item.message('ok')], { deltas: 2 }),
+    );
+    const events = sseEvents(await (await postResponses(mock, [userMessage('x')])).text());
+    expect(events.map((event) => event.type)).toEqual([
+      'response.created',
+      'response.output_item.added',
+      'response.reasoning_summary_part.added',
+      'response.reasoning_summary_text.delta',
+      'response.reasoning_summary_text.delta',
+      'response.reasoning_summary_text.done',
+      'response.reasoning_summary_part.done',
+      'response.output_item.done',
+      'response.output_item.added',
+      'response.output_text.delta',
+      'response.output_text.delta',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    expect(events[1]).toMatchObject({ item: { type: 'reasoning', id: 'rs_t', summary: [] } });
+    const deltas = events.filter((event) => event.type === 'response.reasoning_summary_text.delta');
+    expect(deltas.map((event) => event.delta).join('')).toBe('think hard');
+    expect(deltas[0]).toMatchObject({ item_id: 'rs_t', output_index: 0, summary_index: 0 });
+    expect(events[7]).toMatchObject({ item: { summary: [{ type: 'summary_text', text: 'think hard' }] } });
   });
 
   it('serves turns FIFO, then falls back to markers', async () => {
@@ -169,6 +198,36 @@ describe('fallback markers', () => {
       { type: 'custom_tool_call_output', call_id: 'c2', output: 'o' },
     ];
     expect(JSON.stringify(fallbackTurn(fakeRequest(afterPatch)))).toContain('"text":"done"');
+  });
+});
+
+describe('rich turn', () => {
+  it('is four JSON-safe responses; [[rich]] picks the step from the tool outputs of this turn', () => {
+    const { turns } = richTurn({ id: 'rich' });
+    expect(turns).toHaveLength(4);
+    expect(JSON.parse(JSON.stringify(turns))).toEqual(turns);
+
+    const doneItems = (turn: unknown): string[] =>
+      ((turn as { events: { type: string; item?: { type: string; name?: string } }[] }).events ?? [])
+        .filter((event) => event.type === 'response.output_item.done')
+        .map((event) => [event.item?.type, event.item?.name].filter(Boolean).join(':'));
+    const history: unknown[] = [
+      userMessage('earlier turn'),
+      { type: 'function_call_output', call_id: 'old', output: 'o' },
+      userMessage('do it [[rich]]'),
+    ];
+    const steps: string[][] = [];
+    for (const output of ['ok', 'fail', 'patch', 'extra', 'none']) {
+      steps.push(doneItems(fallbackTurn(fakeRequest(history))));
+      history.push({ type: output === 'patch' ? 'custom_tool_call_output' : 'function_call_output', output });
+    }
+    expect(steps).toEqual([
+      ['reasoning', 'function_call:exec_command'],
+      ['function_call:exec_command'],
+      ['custom_tool_call:apply_patch'],
+      ['message'],
+      ['message'],
+    ]);
   });
 });
 

@@ -93,9 +93,36 @@ export const item = {
   },
 };
 
+/**
+ * An apply_patch text that creates `path` (relative to the workspace) with `content`. Add File also
+ * overwrites an existing file (codex still reports the change as `add`). The file on disk always ends
+ * with a newline: see `addedFileContent`.
+ */
+export function addFilePatch(path: string, content: string): string {
+  const lines = patchLines(content).map((line) => `+${line}`);
+  return ['*** Begin Patch', `*** Add File: ${path}`, ...lines, '*** End Patch', ''].join('\n');
+}
+
+/** What `addFilePatch(path, content)` leaves on disk. */
+export function addedFileContent(content: string): string {
+  return patchLines(content)
+    .map((line) => `${line}\n`)
+    .join('');
+}
+
+function patchLines(content: string): string[] {
+  const lines = content.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  return lines;
+}
+
 export interface ItemsOptions {
   usage?: Usage;
-  /** Stream message text as `response.output_text.delta` chunks first: true = 3 chunks, a number = that many. */
+  /**
+   * Stream text first: message text as `response.output_text.delta` chunks, reasoning summaries as
+   * `response.reasoning_summary_text.delta` chunks (per summary part). true = 3 chunks, a number = that many.
+   * `codex exec` ignores the deltas and emits each item once, on `output_item.done`.
+   */
   deltas?: boolean | number;
   delayMsBetweenDeltas?: number;
 }
@@ -112,31 +139,71 @@ function messageText(out: OutputItem): string {
   return content.map((part) => (typeof part.text === 'string' ? part.text : '')).join('');
 }
 
+function summaryTexts(out: OutputItem): string[] {
+  const summary = Array.isArray(out.summary) ? (out.summary as { text?: unknown }[]) : [];
+  return summary.map((part) => (typeof part.text === 'string' ? part.text : ''));
+}
+
+/** `text` as delta events (the count from `opts.deltas`), paced by `opts.delayMsBetweenDeltas`. */
+function deltaSteps(text: string, opts: ItemsOptions, delta: (chunk: string) => SseStep): SseStep[] {
+  const count = opts.deltas === true ? 3 : Number(opts.deltas);
+  const steps: SseStep[] = [];
+  for (const [i, chunk] of splitIntoChunks(text, count).entries()) {
+    if (i > 0 && opts.delayMsBetweenDeltas) steps.push({ delayMs: opts.delayMsBetweenDeltas });
+    steps.push(delta(chunk));
+  }
+  return steps;
+}
+
+/** The Responses API's reasoning-summary stream: per part added, text deltas, text done, part done. */
+function reasoningSummarySteps(out: OutputItem, outputIndex: number, opts: ItemsOptions): SseStep[] {
+  const steps: SseStep[] = [];
+  for (const [summaryIndex, text] of summaryTexts(out).entries()) {
+    const at = { item_id: out.id, output_index: outputIndex, summary_index: summaryIndex };
+    steps.push({
+      type: 'response.reasoning_summary_part.added',
+      ...at,
+      part: { type: 'summary_text', text: '' },
+    });
+    steps.push(
+      ...deltaSteps(text, opts, (delta) => ({ type: 'response.reasoning_summary_text.delta', ...at, delta })),
+    );
+    steps.push({ type: 'response.reasoning_summary_text.done', ...at, text });
+    steps.push({ type: 'response.reasoning_summary_part.done', ...at, part: { type: 'summary_text', text } });
+  }
+  return steps;
+}
+
 /** Events of a whole response: created, per item added/(deltas)/done, completed with usage. */
 export function responseEvents(items: OutputItem[], opts: ItemsOptions = {}): SseStep[] {
   const responseId = nextId('resp');
   const steps: SseStep[] = [
     { type: 'response.created', response: { id: responseId, status: 'in_progress', output: [] } },
   ];
+  const streaming = opts.deltas !== undefined && opts.deltas !== false;
   items.forEach((out, outputIndex) => {
-    const streaming = out.type === 'message' && opts.deltas !== undefined && opts.deltas !== false;
-    if (streaming) {
+    if (streaming && out.type === 'message') {
       steps.push({
         type: 'response.output_item.added',
         output_index: outputIndex,
         item: { ...out, status: 'in_progress', content: [] },
       });
-      const count = opts.deltas === true ? 3 : Number(opts.deltas);
-      for (const [i, delta] of splitIntoChunks(messageText(out), count).entries()) {
-        if (i > 0 && opts.delayMsBetweenDeltas) steps.push({ delayMs: opts.delayMsBetweenDeltas });
-        steps.push({
+      steps.push(
+        ...deltaSteps(messageText(out), opts, (delta) => ({
           type: 'response.output_text.delta',
           item_id: out.id,
           output_index: outputIndex,
           content_index: 0,
           delta,
-        });
-      }
+        })),
+      );
+    } else if (streaming && out.type === 'reasoning') {
+      steps.push({
+        type: 'response.output_item.added',
+        output_index: outputIndex,
+        item: { ...out, summary: [] },
+      });
+      steps.push(...reasoningSummarySteps(out, outputIndex, opts));
     } else {
       steps.push({ type: 'response.output_item.added', output_index: outputIndex, item: out });
     }

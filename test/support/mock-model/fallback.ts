@@ -1,9 +1,11 @@
 import { reply } from './builders.js';
+import { richTurnStep } from './rich-turn.js';
 import type { RecordedRequest, ScriptedTurn } from './types.js';
 
 /**
  * The answer when nothing is queued, scripted by markers anywhere in the newest user text
  * (larkcode may wrap the chat text with context, so markers need not lead):
+ *   `[[rich]]`                    → the steps of `richTurn()` (reasoning, 2 commands, patch, message)
  *   after a tool output           → message `done`, or TEXT from `[[reply: TEXT]]`
  *   `[[http500]]`                 → HTTP 500
  *   `[[fail]]`                    → response.failed
@@ -18,7 +20,9 @@ export function fallbackTurn(req: RecordedRequest): ScriptedTurn {
   const text = req.lastUserText ?? '';
   const replyText = /\[\[reply:\s*([\s\S]*?)\]\]/.exec(text)?.[1]?.trim();
 
-  // Checked first: the prompt still carries its [[shell: …]] marker when the tool output comes back.
+  // A multi-request turn: it picks its step from the tool outputs so far.
+  if (text.includes('[[rich]]')) return richTurnStep(req);
+  // Before the other markers: the prompt still carries its [[shell: …]] marker when the tool output comes back.
   if (req.lastItemType.endsWith('_call_output')) return reply.message(replyText ?? 'done');
   if (text.includes('[[http500]]')) return reply.http(500);
   if (text.includes('[[fail]]')) return reply.failure('mock failure requested by [[fail]]');

@@ -1,6 +1,23 @@
-export { defaultUsage, type ItemsOptions, item, reply, responseEvents } from './builders.js';
+export {
+  addedFileContent,
+  addFilePatch,
+  defaultUsage,
+  type ItemsOptions,
+  item,
+  reply,
+  responseEvents,
+} from './builders.js';
 export { fallbackTurn } from './fallback.js';
 export { recordRequest } from './request.js';
+export {
+  type RichTurn,
+  type RichTurnCommand,
+  type RichTurnExpected,
+  type RichTurnOptions,
+  richTurn,
+  richTurnDefaults,
+  richTurnStep,
+} from './rich-turn.js';
 export { type MockModel, startMockModel } from './server.js';
 export type {
   DelayStep,
