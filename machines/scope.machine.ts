@@ -1,5 +1,5 @@
 import { assertEvent, assign, fromCallback, raise, sendTo, setup } from 'xstate';
-import type { AgentEvent, RunOutcome, RunRequest, SandboxMode } from '../src/agents/types.js';
+import type { AgentEvent, RunOutcome, RunRequest, SandboxMode, TokenUsage } from '../src/agents/types.js';
 import type { MessageInput, ScopeId } from '../src/core/bridge-input.js';
 import { buildPrompt } from './prompt.js';
 import type { RunnerCommand, RunnerEvent } from './runner.js';
@@ -27,6 +27,9 @@ export interface InterruptedRun {
   inputs: MessageInput[];
   startedAt?: number;
   cardMessageId?: string;
+  /** The CardKit entity behind that message, and when it was made (sequence numbers derive from it). */
+  cardId?: string;
+  cardCreatedAt?: number;
 }
 
 /** Durable facts a scope starts from (fresh, or restored from the store). */
@@ -58,9 +61,22 @@ export interface ScopeFacts {
   inflight?: { runId: string; inputs: MessageInput[]; startedAt?: number };
 }
 
+/** The thread a run resumes and that thread's token totals after its previous turn. */
+export interface UsageBaseline {
+  sessionId?: string;
+  usage?: TokenUsage;
+}
+
 /** Everything the renderer of one run is told, in order. */
 export type RenderUpdate =
-  | { type: 'render.open'; scopeId: ScopeId; inputs: MessageInput[]; settings: ScopeSettings }
+  | {
+      type: 'render.open';
+      scopeId: ScopeId;
+      inputs: MessageInput[];
+      settings: ScopeSettings;
+      /** Token totals before this run, added by the runtime (Codex counts per thread). */
+      usageBaseline?: UsageBaseline;
+    }
   | { type: 'render.waiting'; position: number }
   | { type: 'render.started'; at: number }
   | { type: 'render.agent'; event: AgentEvent; at: number }

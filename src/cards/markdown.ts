@@ -5,7 +5,8 @@ export function displayCommand(command: string): string {
   const match = /^\/bin\/(?:ba|z)?sh\s+-l?c\s+(['"])([\s\S]*)\1$/.exec(command.trim());
   if (!match) return command.trim();
   const inner = match[2] ?? '';
-  return match[1] === "'" ? inner.replaceAll(`'\\''`, `'`) : inner;
+  // Inside double quotes (codex uses them when the command has a single quote) a backslash escapes only " \\ $ and `.
+  return match[1] === "'" ? inner.replaceAll(`'\\''`, `'`) : inner.replace(/\\([\\"$`])/g, '$1');
 }
 
 /** Inline code that survives backticks inside the command. */

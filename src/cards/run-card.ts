@@ -1,71 +1,228 @@
-import type { RunOutcome, ToolCall } from '../agents/types.js';
+import type { RunOutcome, TokenUsage, ToolCall } from '../agents/types.js';
+import { cardElementCount, cardTableCount, splitMarkdown, utf8Bytes } from './card-budget.js';
 import { codeBlock, displayCommand, inlineCode, tail } from './markdown.js';
-import { answerText, type RunState } from './run-state.js';
+import { answerText, type RunBlock } from './run-state.js';
 import type { RunView } from './run-view.js';
 
-/** Facts about the run that are not agent events. */
-export interface RunCardContext {
-  elapsedMs: number;
-  workspace: string;
-  sandbox: string;
+export type CardJson = Record<string, unknown>;
+
+/**
+ * What one card may hold. Feishu's hard limits are 30 KB, 200 components and 3 markdown
+ * tables (research: feishu-platform.md §1.1); we stay well inside so that headers, footers,
+ * JSON escaping and a growing stream never push a card over.
+ */
+export interface CardBudget {
+  maxBytes: number;
+  maxElements: number;
+  maxTables: number;
+}
+
+export const CARD_BUDGET: CardBudget = { maxBytes: 24 * 1024, maxElements: 150, maxTables: 3 };
+
+/** Facts a card shows that are not in the run's view. */
+export interface RunCardChrome {
   agent: string;
+  model?: string;
+  now: number;
+  /** Show the agent's reasoning as a collapsed panel (a profile setting). */
+  showReasoning: boolean;
+  /** The signed callback value behind the Stop button; no button without it. */
+  stopAction?: Record<string, unknown>;
+  budget?: CardBudget;
 }
 
-/** The card for a run at any stage: waiting, working, or finished. Card JSON 2.0. */
-export function renderRunCard(view: RunView, options: { agent: string; now: number }): CardJson {
-  const context: RunCardContext = {
-    elapsedMs: view.startedAt ? (view.endedAt ?? options.now) - view.startedAt : 0,
-    workspace: view.settings?.workspace ?? '',
-    sandbox: view.settings?.sandbox ?? '',
-    agent: options.agent,
+/** Where a page's content starts: a block of the run, and a character offset into a text block. */
+export interface PageCursor {
+  block: number;
+  offset: number;
+}
+
+export const FIRST_PAGE: PageCursor = { block: 0, offset: 0 };
+
+/** One card of a run. A run shows on one card, continued on more when one would overflow. */
+export interface RunPage {
+  card: CardJson;
+  /** The markdown element a live page streams into (the answer being written), if any. */
+  stream?: { elementId: string; text: string };
+  /** Where the next page starts (meaningful for sealed pages). */
+  end: PageCursor;
+}
+
+export interface PagedRun {
+  /** Pages that filled up: finish them as they are and continue on the next. */
+  sealed: RunPage[];
+  /** The page that shows the run's current state (live, or final once the run ended). */
+  last: RunPage;
+}
+
+/**
+ * Lay a run out on cards, starting at `from` (earlier pages were already sealed). Content
+ * fills the page in the order the agent produced it; a page that would exceed the budget is
+ * sealed at a paragraph boundary — fenced code closed and reopened on the next page, tool
+ * panels never split — and the rest continues on a new page.
+ */
+export function paginateRun(
+  view: RunView,
+  from: PageCursor,
+  pageNumber: number,
+  chrome: RunCardChrome,
+): PagedRun {
+  const budget = chrome.budget ?? CARD_BUDGET;
+  const pieces = contentPieces(view, chrome);
+  const sealed: RunPage[] = [];
+  let cursor = from;
+  let page = pageNumber;
+  for (;;) {
+    const filled = fillPage(view, pieces, cursor, page, chrome, budget);
+    if (!filled.overflow) return { sealed, last: filled.page };
+    sealed.push(filled.page);
+    // A page that could not take anything would loop forever; fillPage always takes one piece.
+    cursor = filled.page.end;
+    page++;
+  }
+}
+
+/** One page for the whole run (the single-card view, e.g. for tests and snapshots). */
+export function renderRunCard(view: RunView, chrome: RunCardChrome): CardJson {
+  return paginateRun(view, FIRST_PAGE, 1, {
+    ...chrome,
+    budget: { maxBytes: 1e9, maxElements: 1e9, maxTables: 1e9 },
+  }).last.card;
+}
+
+// ── content ────────────────────────────────────────────────────────────────────────────────
+
+/** A run's content as the cards show it, in order. Text pieces can split; panels cannot. */
+type Piece =
+  | { kind: 'text'; block: number; text: string; elementId: string; streamable: boolean }
+  | { kind: 'panel'; block: number; element: CardJson }
+  | { kind: 'reasoning'; block: number; text: string };
+
+function contentPieces(view: RunView, chrome: RunCardChrome): Piece[] {
+  const pieces: Piece[] = [];
+  const blocks = view.agent.blocks;
+  const lastText = findLastIndex(blocks, (b) => b.kind === 'text');
+  blocks.forEach((block: RunBlock, index) => {
+    switch (block.kind) {
+      case 'text':
+        if (block.text)
+          pieces.push({
+            kind: 'text',
+            block: index,
+            text: block.text,
+            elementId: `t${index}`,
+            streamable: index === lastText && view.stage !== 'finished',
+          });
+        return;
+      case 'reasoning':
+        if (chrome.showReasoning && block.text.trim())
+          pieces.push({ kind: 'reasoning', block: index, text: block.text });
+        return;
+      case 'tool':
+        pieces.push({ kind: 'panel', block: index, element: toolPanel(block.tool) });
+        return;
+    }
+  });
+  return pieces;
+}
+
+function findLastIndex<T>(items: T[], predicate: (item: T) => boolean): number {
+  for (let i = items.length - 1; i >= 0; i--) if (predicate(items[i] as T)) return i;
+  return -1;
+}
+
+// ── filling one page ───────────────────────────────────────────────────────────────────────
+
+interface Filled {
+  page: RunPage;
+  overflow: boolean;
+}
+
+function fillPage(
+  view: RunView,
+  pieces: Piece[],
+  from: PageCursor,
+  pageNumber: number,
+  chrome: RunCardChrome,
+  budget: CardBudget,
+): Filled {
+  const body: CardJson[] = [];
+  let stream: RunPage['stream'];
+  const live = liveOrFinalFrame(view, pageNumber, chrome);
+  const sealed = sealedFrame(pageNumber);
+  // Measured against both frames, so sealing a page can never make it overflow.
+  const fits = (candidate: CardJson[]) =>
+    withinBudget(live, candidate, budget) && withinBudget(sealed, candidate, budget);
+  const seal = (end: PageCursor): Filled => ({ overflow: true, page: { card: assemble(sealed, body), end } });
+
+  for (const piece of pieces) {
+    if (piece.block < from.block) continue;
+    if (piece.kind === 'panel') {
+      // A page always takes at least one piece, so a run can never stall on an oversized one.
+      if (body.length > 0 && !fits([...body, piece.element])) return seal({ block: piece.block, offset: 0 });
+      body.push(piece.element);
+      continue;
+    }
+    const offset = piece.block === from.block ? from.offset : 0;
+    const text = piece.text.slice(offset);
+    if (!text.trim()) continue;
+    const reopen = splitMarkdown.reopenFenceAt(piece.text, offset);
+    const render = (part: string): CardJson =>
+      piece.kind === 'text'
+        ? { tag: 'markdown', element_id: piece.elementId, content: part }
+        : reasoningPanel(part);
+    const whole = render(reopen + text);
+    if (fits([...body, whole])) {
+      body.push(whole);
+      if (piece.kind === 'text' && piece.streamable)
+        stream = { elementId: piece.elementId, text: reopen + text };
+      continue;
+    }
+    // The largest fence-safe prefix that still fits stays here; the rest continues on the next page.
+    let cut = splitMarkdown.largestFittingCut(text, reopen, (part) => fits([...body, render(part)]));
+    if (cut === 0 && body.length === 0)
+      cut = Math.min(text.length, Math.max(1, Math.floor(budget.maxBytes / 8)));
+    if (cut > 0) body.push(render(splitMarkdown.closeFences(reopen + text.slice(0, cut))));
+    return seal({ block: piece.block, offset: offset + cut });
+  }
+  const end = pieces.length > 0 ? { block: (pieces[pieces.length - 1] as Piece).block + 1, offset: 0 } : from;
+  return {
+    overflow: false,
+    page: {
+      card: assemble(live, body.length > 0 ? body : [placeholder(view)]),
+      end,
+      ...(stream ? { stream } : {}),
+    },
   };
-  if (view.stage === 'finished') {
-    const state = view.note && !view.agent.error ? { ...view.agent, error: view.note } : view.agent;
-    return renderFinalRunCard(state, context);
-  }
-  return renderLiveRunCard(view, context);
 }
 
-function liveHeader(view: RunView): { title: string; template: string } {
-  if (view.stage === 'preparing') return { title: '⏳ Starting', template: 'blue' };
-  if (view.stage === 'waiting_for_slot') {
-    return { title: `⏳ Waiting for a free slot (position ${view.queuePosition ?? 1})`, template: 'grey' };
-  }
-  if (view.agent.phase === 'tool') return { title: '🔧 Running a tool', template: 'blue' };
-  return { title: '🤔 Thinking', template: 'blue' };
+function withinBudget(frame: Frame, body: CardJson[], budget: CardBudget): boolean {
+  const card = assemble(frame, body);
+  return (
+    utf8Bytes(JSON.stringify(card)) <= budget.maxBytes &&
+    cardElementCount(card) <= budget.maxElements &&
+    cardTableCount(card) <= budget.maxTables
+  );
 }
 
-function renderLiveRunCard(view: RunView, context: RunCardContext): CardJson {
-  const header = liveHeader(view);
-  const elements: CardJson[] = [];
-  const answer = answerText(view.agent);
-  if (answer) elements.push({ tag: 'markdown', element_id: 'answer', content: answer });
-  const tools = view.agent.blocks.flatMap((b) => (b.kind === 'tool' ? [b.tool] : []));
-  if (tools.length > 0) {
-    if (answer) elements.push({ tag: 'hr' });
-    for (const tool of tools) elements.push(toolPanel(tool));
-  }
-  if (elements.length === 0) {
-    const waiting = view.stage === 'waiting_for_slot';
-    elements.push({
-      tag: 'markdown',
-      element_id: 'answer',
-      content: waiting
-        ? '_Other runs are using every slot; this one starts as soon as one frees up._'
-        : '_Working on it…_',
-    });
-  }
-  elements.push({ tag: 'hr' });
-  elements.push({ tag: 'markdown', text_size: 'notation', content: footer(view.agent, context) });
+// ── frames: header, footer, buttons ────────────────────────────────────────────────────────
+
+interface Frame {
+  title: string;
+  template: string;
+  summary: string;
+  /** Elements after the content: status notes, footer, buttons. */
+  tail: CardJson[];
+}
+
+function assemble(frame: Frame, body: CardJson[]): CardJson {
   return {
     schema: '2.0',
-    config: { update_multi: true, summary: { content: header.title } },
-    header: { title: { tag: 'plain_text', content: header.title }, template: header.template },
-    body: { elements },
+    config: { update_multi: true, summary: { content: frame.summary } },
+    header: { title: { tag: 'plain_text', content: frame.title }, template: frame.template },
+    body: { elements: [...body, ...frame.tail] },
   };
 }
-
-export type CardJson = Record<string, unknown>;
 
 const OUTCOME_HEADER: Record<RunOutcome, { title: string; template: string }> = {
   completed: { title: '✅ Done', template: 'green' },
@@ -74,38 +231,101 @@ const OUTCOME_HEADER: Record<RunOutcome, { title: string; template: string }> = 
   failed: { title: '❌ Failed', template: 'red' },
 };
 
-const OUTPUT_TAIL_CHARS = 1500;
+function partSuffix(pageNumber: number): string {
+  return pageNumber > 1 ? ` · part ${pageNumber}` : '';
+}
 
-/** The card shown when a run has ended: outcome, answer, tool calls, footer. Card JSON 2.0. */
-export function renderFinalRunCard(state: RunState, context: RunCardContext): CardJson {
-  const outcome = state.outcome ?? 'failed';
-  const header = OUTCOME_HEADER[outcome];
-  const elements: CardJson[] = [];
-
-  const answer = answerText(state);
-  if (answer) elements.push({ tag: 'markdown', element_id: 'answer', content: answer });
-  if (state.error) {
-    elements.push({ tag: 'markdown', element_id: 'error', content: `**Error:** ${state.error}` });
-  }
-  if (!answer && !state.error) {
-    elements.push({ tag: 'markdown', element_id: 'answer', content: emptyAnswerNote(outcome) });
-  }
-
-  const tools = state.blocks.flatMap((b) => (b.kind === 'tool' ? [b.tool] : []));
-  if (tools.length > 0) {
-    elements.push({ tag: 'hr' });
-    for (const tool of tools) elements.push(toolPanel(tool));
-  }
-
-  elements.push({ tag: 'hr' });
-  elements.push({ tag: 'markdown', text_size: 'notation', content: footer(state, context) });
-
+function sealedFrame(pageNumber: number): Frame {
   return {
-    schema: '2.0',
-    config: { update_multi: true, summary: { content: summaryLine(outcome, answer) } },
-    header: { title: { tag: 'plain_text', content: header.title }, template: header.template },
-    body: { elements },
+    title: `📄 Part ${pageNumber}, continued below`,
+    template: 'grey',
+    summary: `Part ${pageNumber}, continued below`,
+    tail: [{ tag: 'markdown', text_size: 'notation', content: '_continued ↓_' }],
   };
+}
+
+function liveOrFinalFrame(view: RunView, pageNumber: number, chrome: RunCardChrome): Frame {
+  const suffix = partSuffix(pageNumber);
+  if (view.stage === 'finished') {
+    const outcome = view.agent.outcome ?? 'failed';
+    const header = OUTCOME_HEADER[outcome];
+    const tail: CardJson[] = [];
+    const error = view.agent.error ?? view.note;
+    if (error)
+      tail.push({ tag: 'markdown', element_id: 'error', content: `**${errorLabel(outcome)}:** ${error}` });
+    if (!answerText(view.agent) && !error) tail.push({ tag: 'markdown', content: emptyAnswerNote(outcome) });
+    tail.push(...noticeElements(view), { tag: 'hr' }, footerElement(view, chrome));
+    return {
+      title: header.title + suffix,
+      template: header.template,
+      summary: summaryLine(view, outcome),
+      tail,
+    };
+  }
+  const header = liveHeader(view);
+  const tail: CardJson[] = [...noticeElements(view), { tag: 'hr' }, footerElement(view, chrome)];
+  if (chrome.stopAction) tail.push(stopButton(chrome.stopAction));
+  return { title: header.title + suffix, template: header.template, summary: header.title, tail };
+}
+
+function liveHeader(view: RunView): { title: string; template: string } {
+  if (view.stage === 'preparing') return { title: '⏳ Starting', template: 'blue' };
+  if (view.stage === 'waiting_for_slot') {
+    return { title: `⏳ Waiting for a free slot (position ${view.queuePosition ?? 1})`, template: 'grey' };
+  }
+  if (view.agent.phase === 'tool') {
+    const running = runningTool(view);
+    const what = running?.kind === 'command' ? `: ${shorten(displayCommand(running.command), 40)}` : '';
+    return { title: `🔧 Running a tool${what}`, template: 'wathet' };
+  }
+  return { title: '🤔 Thinking', template: 'blue' };
+}
+
+function shorten(text: string, max: number): string {
+  const oneLine = text.replace(/\s+/g, ' ').trim();
+  return oneLine.length > max ? `${oneLine.slice(0, max - 1)}…` : oneLine;
+}
+
+function runningTool(view: RunView): ToolCall | undefined {
+  for (let i = view.agent.blocks.length - 1; i >= 0; i--) {
+    const block = view.agent.blocks[i];
+    if (block?.kind === 'tool' && (block.tool.status === 'started' || block.tool.status === 'updated'))
+      return block.tool;
+  }
+  return undefined;
+}
+
+function placeholder(view: RunView): CardJson {
+  if (view.stage === 'finished') return { tag: 'markdown', element_id: 'status', content: ' ' };
+  const waiting = view.stage === 'waiting_for_slot';
+  return {
+    tag: 'markdown',
+    element_id: 'status',
+    content: waiting
+      ? '_Other runs are using every slot; this one starts as soon as one frees up._'
+      : '_Working on it…_',
+  };
+}
+
+function stopButton(value: Record<string, unknown>): CardJson {
+  return {
+    tag: 'button',
+    element_id: 'stop',
+    type: 'danger',
+    size: 'small',
+    text: { tag: 'plain_text', content: 'Stop' },
+    behaviors: [{ type: 'callback', value }],
+  };
+}
+
+function noticeElements(view: RunView): CardJson[] {
+  if (view.agent.notices.length === 0) return [];
+  const lines = view.agent.notices.slice(-5).map((n) => `⚠️ ${n}`);
+  return [{ tag: 'markdown', text_size: 'notation', content: lines.join('\n') }];
+}
+
+function errorLabel(outcome: RunOutcome): string {
+  return outcome === 'completed' ? 'Note' : outcome === 'failed' ? 'Error' : 'Why';
 }
 
 function emptyAnswerNote(outcome: RunOutcome): string {
@@ -115,16 +335,19 @@ function emptyAnswerNote(outcome: RunOutcome): string {
   return '_The run failed before the agent answered._';
 }
 
-function summaryLine(outcome: RunOutcome, answer: string): string {
-  const first = answer
-    .replace(/[*_`#>~]/g, '')
+function summaryLine(view: RunView, outcome: RunOutcome): string {
+  const first = answerText(view.agent)
+    .replace(/[*_`#>~|]/g, '')
     .replace(/\s+/g, ' ')
     .trim()
     .slice(0, 60);
   return first || OUTCOME_HEADER[outcome].title;
 }
 
+// ── tool panels ────────────────────────────────────────────────────────────────────────────
+
 const STATUS_ICON = { started: '⏳', updated: '⏳', completed: '✅', failed: '❌' } as const;
+const OUTPUT_TAIL_CHARS = 1500;
 
 export function toolTitle(tool: ToolCall): string {
   const icon = STATUS_ICON[tool.status];
@@ -133,12 +356,15 @@ export function toolTitle(tool: ToolCall): string {
       const exit = tool.exitCode === undefined ? '' : ` · exit ${tool.exitCode}`;
       return `${icon} ${inlineCode(tail(displayCommand(tool.command), 200))}${exit}`;
     }
-    case 'file_change':
-      return `${icon} Edited ${tool.changes.length} file${tool.changes.length === 1 ? '' : 's'}`;
+    case 'file_change': {
+      const count = tool.changes.length;
+      const marks = tool.changes.map((c) => changeMark(c.change)).join('');
+      return `${icon} Edited ${count} file${count === 1 ? '' : 's'} ${marks.slice(0, 20)}`.trimEnd();
+    }
     case 'mcp':
       return `${icon} MCP ${inlineCode(`${tool.server}.${tool.tool}`)}`;
     case 'web_search':
-      return `${icon} Web search ${inlineCode(tool.query)}`;
+      return `${icon} Web search ${inlineCode(tail(tool.query, 200))}`;
     case 'todo': {
       const done = tool.items.filter((i) => i.done).length;
       return `${icon} Plan ${done}/${tool.items.length}`;
@@ -149,46 +375,112 @@ export function toolTitle(tool: ToolCall): string {
 function toolBody(tool: ToolCall): string {
   switch (tool.kind) {
     case 'command':
-      return tool.output.trim() ? codeBlock(tail(tool.output.trimEnd(), OUTPUT_TAIL_CHARS)) : '_no output_';
+      if (tool.output.trim()) return codeBlock(tail(tool.output.trimEnd(), OUTPUT_TAIL_CHARS));
+      return tool.status === 'started' || tool.status === 'updated' ? '_running…_' : '_no output_';
     case 'file_change':
-      return tool.changes.map((c) => `${changeMark(c.change)} ${inlineCode(c.path)}`).join('\n');
+      return tool.changes
+        .slice(0, 50)
+        .map((c) => `${changeMark(c.change)} ${inlineCode(c.path)}`)
+        .concat(tool.changes.length > 50 ? [`_… and ${tool.changes.length - 50} more_`] : [])
+        .join('\n');
     case 'mcp':
       return tool.error ? `Error: ${tool.error}` : '_done_';
     case 'web_search':
       return tool.query;
-    case 'todo':
-      return tool.items.map((i) => `${i.done ? '☑' : '☐'} ${i.text}`).join('\n');
+    case 'todo': {
+      const done = tool.items.filter((i) => i.done).length;
+      const bar =
+        tool.items.length > 0
+          ? `${progressBar(done / tool.items.length)} ${done}/${tool.items.length}\n`
+          : '';
+      return bar + tool.items.map((i) => `${i.done ? '☑' : '☐'} ${i.text}`).join('\n');
+    }
   }
+}
+
+function progressBar(fraction: number): string {
+  const filled = Math.round(Math.max(0, Math.min(1, fraction)) * 10);
+  return `${'▓'.repeat(filled)}${'░'.repeat(10 - filled)}`;
 }
 
 function changeMark(change: 'add' | 'delete' | 'update'): string {
   return change === 'add' ? '+' : change === 'delete' ? '−' : '±';
 }
 
+const TOOL_ICON: Record<ToolCall['kind'], string> = {
+  command: '💻',
+  file_change: '📝',
+  mcp: '🔌',
+  web_search: '🔍',
+  todo: '📋',
+};
+
 function toolPanel(tool: ToolCall): CardJson {
   return {
     tag: 'collapsible_panel',
     expanded: false,
-    header: { title: { tag: 'markdown', content: toolTitle(tool) } },
+    header: { title: { tag: 'markdown', content: `${TOOL_ICON[tool.kind]} ${toolTitle(tool)}` } },
     border: { color: 'grey', corner_radius: '5px' },
     elements: [{ tag: 'markdown', content: toolBody(tool) }],
   };
 }
 
-function footer(state: RunState, context: RunCardContext): string {
-  const parts = [`⏱ ${formatElapsed(context.elapsedMs)}`];
-  if (state.usage) {
-    // Codex reports thread totals; per-turn deltas need the previous turn's figures.
-    const scope = state.usage.cumulative ? ' (thread total)' : '';
-    parts.push(`🔢 ${state.usage.inputTokens} in / ${state.usage.outputTokens} out${scope}`);
-  }
-  parts.push(`🤖 ${context.agent}`, `📁 ${context.workspace}`, `🔒 ${context.sandbox}`);
+function reasoningPanel(text: string): CardJson {
+  return {
+    tag: 'collapsible_panel',
+    expanded: false,
+    header: { title: { tag: 'markdown', content: '💭 Reasoning' } },
+    border: { color: 'grey', corner_radius: '5px' },
+    elements: [{ tag: 'markdown', text_size: 'notation', content: text }],
+  };
+}
+
+// ── footer ─────────────────────────────────────────────────────────────────────────────────
+
+function footerElement(view: RunView, chrome: RunCardChrome): CardJson {
+  return { tag: 'markdown', element_id: 'footer', text_size: 'notation', content: footerText(view, chrome) };
+}
+
+export function footerText(view: RunView, chrome: RunCardChrome): string {
+  const parts: string[] = [];
+  if (view.startedAt) parts.push(`⏱ ${formatElapsed((view.endedAt ?? chrome.now) - view.startedAt)}`);
+  const tokens = turnTokens(view);
+  if (tokens) parts.push(tokens);
+  parts.push(`🤖 ${chrome.agent}${chrome.model ? ` · ${chrome.model}` : ''}`);
+  if (view.settings) parts.push(`📁 ${view.settings.workspace}`, `🔒 ${view.settings.sandbox}`);
   return parts.join(' · ');
+}
+
+/**
+ * Tokens for this turn. Codex reports totals for the whole thread, so this turn is the
+ * difference from the totals after the previous turn of the same thread.
+ */
+function turnTokens(view: RunView): string | undefined {
+  const usage = view.agent.usage;
+  if (!usage) return undefined;
+  const line = (u: Pick<TokenUsage, 'inputTokens' | 'outputTokens'>, note = '') =>
+    `🔢 ${formatCount(u.inputTokens)} in / ${formatCount(u.outputTokens)} out${note}`;
+  if (!usage.cumulative) return line(usage);
+  const baseline = view.usageBaseline;
+  const freshThread =
+    !baseline?.sessionId || (view.agent.sessionId && view.agent.sessionId !== baseline.sessionId);
+  if (freshThread) return line(usage);
+  if (baseline?.usage)
+    return line({
+      inputTokens: Math.max(0, usage.inputTokens - baseline.usage.inputTokens),
+      outputTokens: Math.max(0, usage.outputTokens - baseline.usage.outputTokens),
+    });
+  return line(usage, ' (thread total)');
+}
+
+function formatCount(n: number): string {
+  return n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : String(n);
 }
 
 export function formatElapsed(ms: number): string {
   const seconds = Math.max(0, Math.round(ms / 1000));
   if (seconds < 60) return `${seconds}s`;
   const minutes = Math.floor(seconds / 60);
-  return `${minutes}m ${seconds % 60}s`;
+  if (minutes < 60) return `${minutes}m ${seconds % 60}s`;
+  return `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
 }

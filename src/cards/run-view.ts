@@ -1,4 +1,4 @@
-import type { RenderUpdate, ScopeSettings } from '../../machines/scope.machine.js';
+import type { RenderUpdate, ScopeSettings, UsageBaseline } from '../../machines/scope.machine.js';
 import type { MessageInput } from '../core/bridge-input.js';
 import { initialRunState, type RunState, reduceRunState } from './run-state.js';
 
@@ -20,6 +20,8 @@ export interface RunView {
   endedAt?: number;
   /** Why a run ended without the agent saying so (stopped before start, shut down …). */
   note?: string;
+  /** Token totals before this run, to show this turn's share of a thread's totals. */
+  usageBaseline?: UsageBaseline;
   agent: RunState;
 }
 
@@ -34,7 +36,13 @@ export function reduceRunView(view: RunView, update: RunViewUpdate): RunView {
   if (view.stage === 'finished') return view;
   switch (update.type) {
     case 'render.open':
-      return { ...view, scopeId: update.scopeId, inputs: update.inputs, settings: update.settings };
+      return {
+        ...view,
+        scopeId: update.scopeId,
+        inputs: update.inputs,
+        settings: update.settings,
+        ...(update.usageBaseline ? { usageBaseline: update.usageBaseline } : {}),
+      };
     case 'render.waiting':
       return { ...view, stage: 'waiting_for_slot', queuePosition: update.position };
     case 'render.inputs':

@@ -70,6 +70,13 @@ export const configSchema = z
       })
       .strict()
       .default({ config: {} }),
+    cards: z
+      .object({
+        /** Show the agent's reasoning summaries as a collapsed panel on run cards. */
+        showReasoning: z.boolean().default(true),
+      })
+      .strict()
+      .default({ showReasoning: true }),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
   })
   .strict();

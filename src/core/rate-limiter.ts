@@ -38,6 +38,25 @@ export class SlidingWindowLimiter {
     }
   }
 
+  /**
+   * Take a slot only if one is free now. Returns 0 when taken, else how long until one frees
+   * up — for callers that would rather coalesce than wait.
+   */
+  tryTake(key: string): number {
+    const now = this.now();
+    const recent = (this.#recent.get(key) ?? []).filter((at) => now - at < this.#longestWindow);
+    const waitMs = this.#waitFor(recent, now);
+    if (waitMs <= 0) recent.push(now);
+    if (recent.length > 0) this.#recent.set(key, recent);
+    else this.#recent.delete(key);
+    return Math.max(0, waitMs);
+  }
+
+  /** Forget a key (its owner is done with it). */
+  forget(key: string): void {
+    this.#recent.delete(key);
+  }
+
   async #take(key: string, urgent: boolean, signal?: AbortSignal): Promise<void> {
     for (;;) {
       if (!urgent && this.#urgentWaiting.has(key)) {

@@ -10,11 +10,15 @@ export type FeishuFailure =
   | 'message_gone' // recalled / too old / card expired: never retry this target
   | 'too_large' // split the content
   | 'card_rejected' // card structure refused (elements, tables, schema)
+  | 'streaming_off' // CardKit: streaming mode closed or timed out (200850, 300309): re-enable it
+  | 'sequence' // CardKit: sequence not above the last one (300317): resync and retry
   | 'auth' // token or credentials
   | 'permission' // missing scope, not in chat, outside availability
   | 'invalid'; // anything else: a bug on our side or bad input
 
-const RATE_LIMIT_CODES = new Set([99991400, 230020, 11232, 11233]);
+// 200810: the card is in a user interaction (a callback in flight); like a rate limit, wait and coalesce.
+const RATE_LIMIT_CODES = new Set([99991400, 230020, 11232, 11233, 200810]);
+const STREAMING_OFF_CODES = new Set([200850, 300309]);
 const GONE_CODES = new Set([230011, 231003, 230031, 200750, 200740]);
 const TOO_LARGE_CODES = new Set([230025, 200860]);
 const CARD_CODES = new Set([230099, 300305, 300303, 200861]);
@@ -46,6 +50,8 @@ export function classifyFeishuCode(code: number | undefined, httpStatus: number 
   if (httpStatus === 429 || (code !== undefined && RATE_LIMIT_CODES.has(code))) return 'rate_limited';
   if (code !== undefined) {
     if (GONE_CODES.has(code)) return 'message_gone';
+    if (STREAMING_OFF_CODES.has(code)) return 'streaming_off';
+    if (code === 300317) return 'sequence';
     if (TOO_LARGE_CODES.has(code)) return 'too_large';
     if (CARD_CODES.has(code)) return 'card_rejected';
     if (AUTH_CODES.has(code)) return 'auth';

@@ -6,6 +6,11 @@ import { type FeishuDomain, sdkDomain, sdkLogger } from './api.js';
 export interface GatewayHandlers {
   /** Called synchronously from the SDK handler; must only enqueue (the ack waits for it). */
   onMessageEvent: (raw: unknown) => void;
+  /**
+   * `card.action.trigger`: the return value is the callback's answer (a toast), carried back in
+   * the ack — it must come within 3 s, so decide and enqueue only.
+   */
+  onCardAction: (raw: unknown) => unknown;
 }
 
 export interface GatewayOptions {
@@ -35,6 +40,8 @@ export class FeishuGateway {
         handlers.onMessageEvent(data);
       },
     });
+    // Not in the SDK's event typings; over the long connection the handler's result is the answer.
+    dispatcher.register({ 'card.action.trigger': (data: unknown) => handlers.onCardAction(data) } as never);
 
     return new Promise<void>((resolve, reject) => {
       let settled = false;

@@ -1,7 +1,7 @@
 import type { CardJson } from '../cards/run-card.js';
 import type { FeishuApi } from './api.js';
 import { ChatPacer } from './chat-pacer.js';
-import type { FeishuPort, ReplyTarget } from './port.js';
+import type { FeishuPort, ReplyTarget, WriteOptions } from './port.js';
 
 interface SentMessage {
   message_id?: string;
@@ -44,6 +44,9 @@ export function createFeishuPort(api: FeishuApi, pacer = new ChatPacer()): Feish
     return sent?.message_id ?? '';
   };
 
+  const cardEntityContent = (cardId: string) => JSON.stringify({ type: 'card', data: { card_id: cardId } });
+  const once = (options: WriteOptions) => ({ retry: false, urgent: options.urgent ?? false });
+
   return {
     replyCard: (target, card: CardJson, signal) => reply(target, 'interactive', JSON.stringify(card), signal),
     replyText: (target, text, signal) => reply(target, 'text', JSON.stringify({ text }), signal),
@@ -64,6 +67,86 @@ export function createFeishuPort(api: FeishuApi, pacer = new ChatPacer()): Feish
           }),
         options.signal,
         { retry: false, urgent: options.urgent ?? false },
+      );
+    },
+    replyMarkdown: (target, markdown, signal) =>
+      reply(
+        target,
+        'post',
+        JSON.stringify({ zh_cn: { content: [[{ tag: 'md', text: markdown }]] } }),
+        signal,
+      ),
+    createCardEntity: async (card, options = {}) => {
+      const created = await api.call<{ card_id?: string }>(
+        'cardkit.card.create',
+        () => api.client.cardkit.v1.card.create({ data: { type: 'card_json', data: JSON.stringify(card) } }),
+        options.signal,
+        once(options),
+      );
+      if (!created?.card_id) throw new Error('cardkit.card.create answered without a card_id');
+      return created.card_id;
+    },
+    replyCardEntity: (target, cardId, options = {}) =>
+      reply(target, 'interactive', cardEntityContent(cardId), options.signal, once(options)),
+    sendCardEntity: async (chatId, cardId, options = {}) => {
+      await pacer.slot(chatId, options.signal);
+      const sent = await api.call<SentMessage>(
+        'im.message.create',
+        () =>
+          api.client.im.v1.message.create({
+            params: { receive_id_type: 'chat_id' },
+            data: { receive_id: chatId, msg_type: 'interactive', content: cardEntityContent(cardId) },
+          }),
+        options.signal,
+        once(options),
+      );
+      return sent?.message_id ?? '';
+    },
+    updateCardEntity: async (cardId, card, sequence, options = {}) => {
+      await api.call(
+        'cardkit.card.update',
+        () =>
+          api.client.cardkit.v1.card.update({
+            path: { card_id: cardId },
+            data: { card: { type: 'card_json', data: JSON.stringify(card) }, sequence },
+          }),
+        options.signal,
+        once(options),
+      );
+    },
+    streamCardText: async (cardId, elementId, text, sequence, options = {}) => {
+      await api.call(
+        'cardkit.cardElement.content',
+        () =>
+          api.client.cardkit.v1.cardElement.content({
+            path: { card_id: cardId, element_id: elementId },
+            data: { content: text, sequence },
+          }),
+        options.signal,
+        once(options),
+      );
+    },
+    setCardStreaming: async (cardId, settings, sequence, options = {}) => {
+      const config = {
+        streaming_mode: settings.streaming,
+        ...(settings.summary !== undefined ? { summary: { content: settings.summary } } : {}),
+      };
+      await api.call(
+        'cardkit.card.settings',
+        () =>
+          api.client.cardkit.v1.card.settings({
+            path: { card_id: cardId },
+            data: { settings: JSON.stringify({ config }), sequence },
+          }),
+        options.signal,
+        once(options),
+      );
+    },
+    removeReaction: async (messageId, reactionId) => {
+      await api.call('im.messageReaction.delete', () =>
+        api.client.im.v1.messageReaction.delete({
+          path: { message_id: messageId, reaction_id: reactionId },
+        }),
       );
     },
     addReaction: async (messageId, emojiType) => {

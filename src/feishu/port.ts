@@ -29,5 +29,30 @@ export interface FeishuPort {
   patchCard(messageId: string, card: CardJson, options?: WriteOptions): Promise<void>;
   /** Reply with a card, without retrying rate limits (the caller backs off and coalesces). */
   replyCardOnce(target: ReplyTarget, card: CardJson, options?: WriteOptions): Promise<string>;
+  /** A post message with one markdown paragraph (the fallback when cards cannot be used). */
+  replyMarkdown(target: ReplyTarget, markdown: string, signal?: AbortSignal): Promise<string>;
+
+  // CardKit: a card entity, sent once by reference, then changed by sequenced operations.
+  // None of these retry rate limits: live cards coalesce instead.
+  createCardEntity(card: CardJson, options?: WriteOptions): Promise<string>;
+  replyCardEntity(target: ReplyTarget, cardId: string, options?: WriteOptions): Promise<string>;
+  sendCardEntity(chatId: string, cardId: string, options?: WriteOptions): Promise<string>;
+  updateCardEntity(cardId: string, card: CardJson, sequence: number, options?: WriteOptions): Promise<void>;
+  /** The full text of one markdown element; a prefix of the old text animates as typing. */
+  streamCardText(
+    cardId: string,
+    elementId: string,
+    text: string,
+    sequence: number,
+    options?: WriteOptions,
+  ): Promise<void>;
+  setCardStreaming(
+    cardId: string,
+    settings: { streaming: boolean; summary?: string },
+    sequence: number,
+    options?: WriteOptions,
+  ): Promise<void>;
+
   addReaction(messageId: string, emojiType: string): Promise<string>;
+  removeReaction(messageId: string, reactionId: string): Promise<void>;
 }

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { createActor, type InspectionEvent } from 'xstate';
+import { type ActorRefFrom, createActor, type InspectionEvent } from 'xstate';
 import { createRunnerLogic } from '../../machines/runner.js';
 import {
   type InterruptedRun,
   type Notice,
+  type RenderUpdate,
   type ScopeFacts,
   type ScopeSeed,
   type ScopeSettings,
@@ -21,16 +22,22 @@ import { resolveSecret } from '../config/load.js';
 import type { LarkcodePaths } from '../config/paths.js';
 import type { AccessMode, LarkcodeConfig } from '../config/schema.js';
 import type { MessageInput } from '../core/bridge-input.js';
+import { sleep } from '../core/retry.js';
 import { FeishuApi } from '../feishu/api.js';
 import { FeishuGateway } from '../feishu/gateway.js';
 import { decideMessage, type RawMessageEvent } from '../feishu/intake.js';
 import { createFeishuPort } from '../feishu/outbound.js';
 import type { FeishuPort, ReplyTarget } from '../feishu/port.js';
+import { policyFingerprint } from '../policy/fingerprint.js';
 import { validateWorkspace } from '../policy/workspace.js';
+import { CallbackKeyStore } from '../security/callback-keys.js';
+import { signCallback } from '../security/callback-token.js';
 import { DedupLedger } from '../store/dedup-ledger.js';
 import { type ScopeRecord, ScopeStore } from '../store/scope-store.js';
-import { createCardSink } from './card-sink.js';
+import { createCardActionHandler } from './card-actions.js';
+import { createCardSink, type RunCardHandle } from './card-sink.js';
 import { EffectTracker } from './effects.js';
+import { RunReactions } from './reactions.js';
 import { RenderHub } from './render-hub.js';
 
 export interface DaemonOptions {
@@ -42,7 +49,7 @@ export interface DaemonOptions {
   agent?: AgentRunner;
   /** Observer for the Stately inspector or the JSONL recorder. */
   inspect?: (event: InspectionEvent) => void;
-  /** Time between two writes to one card (PATCH is limited to 5 QPS per message). */
+  /** Time between two writes to one card (CardKit: ≤ 10 operations/s per card). */
   cardFlushIntervalMs?: number;
 }
 
@@ -90,26 +97,80 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     evictAfterMs: 30 * 60_000,
   };
 
-  // Which message shows each run's card, so a crash can be reported on that very card.
-  const cardsByRun = new Map<string, string>();
+  const codexHome = config.codex.home ?? paths.defaultCodexHome;
+  const callbackKeys = CallbackKeyStore.open(paths.stateDir);
+  const reactions = new RunReactions(feishu, logger);
+  const fingerprintOf = (scopeId: string, settings: ScopeSettings) =>
+    policyFingerprint({
+      scopeId,
+      cwd: settings.workspace,
+      sandbox: settings.sandbox,
+      networkAccess: settings.networkAccess,
+      codexHome,
+    });
+  // A Stop button lives as long as a run can: the wall-clock cap plus time waiting for a slot.
+  const stopButtonTtlMs = (config.runs.maxRunMinutes + 60) * 60_000;
+
+  // Which card shows each run, so a crash can be reported on that very card.
+  const cardsByRun = new Map<string, RunCardHandle>();
+  const cardSink = createCardSink({
+    feishu,
+    logger,
+    agentName: agent.name,
+    ...(config.codex.model ? { model: config.codex.model } : {}),
+    showReasoning: config.cards.showReasoning,
+    now: Date.now,
+    stopActionFor: (view) => {
+      const starter = view.inputs[0];
+      if (!starter || !view.settings) return undefined;
+      return {
+        ...signCallback(
+          {
+            runId: view.runId,
+            scopeId: view.scopeId,
+            chatId: starter.chat.chatId,
+            operatorOpenId: starter.actorId,
+            action: 'stop',
+            policyFingerprint: fingerprintOf(view.scopeId, view.settings),
+          },
+          { keys: callbackKeys, ttlMs: stopButtonTtlMs },
+        ),
+      };
+    },
+    onCardCreated: (scopeId, runId, card) => {
+      cardsByRun.set(runId, card);
+      const record = scopes.get(scopeId);
+      if (record?.inflight?.runId === runId) {
+        scopes.put({ ...record, inflight: { ...record.inflight, ...cardFields(card) } });
+      }
+    },
+  });
   const renderHub = new RenderHub({
-    flushIntervalMs: options.cardFlushIntervalMs ?? 1500,
+    flushIntervalMs: options.cardFlushIntervalMs ?? 150,
     logger,
     ...(options.inspect ? { inspect: options.inspect } : {}),
-    flushCard: createCardSink({
-      feishu,
-      logger,
-      agentName: agent.name,
-      now: Date.now,
-      onCardCreated: (scopeId, runId, messageId) => {
-        cardsByRun.set(runId, messageId);
-        const record = scopes.get(scopeId);
-        if (record?.inflight?.runId === runId) {
-          scopes.put({ ...record, inflight: { ...record.inflight, cardMessageId: messageId } });
-        }
-      },
-    }),
+    flushCard: cardSink,
+    onFinished: (view) => {
+      cardSink.forget(view.runId);
+      cardsByRun.delete(view.runId);
+      reactions.settle(
+        view.inputs.map((input) => input.messageId),
+        view.agent.outcome ?? 'failed',
+      );
+      const { sessionId, usage } = view.agent;
+      if (sessionId && usage && view.scopeId) {
+        scopes.update(view.scopeId, (record) => ({ ...record, lastUsage: { sessionId, usage } }));
+      }
+    },
   });
+  // The thread a run resumes and its totals so far, so the card can show this turn's tokens.
+  const withUsageBaseline = (update: RenderUpdate): RenderUpdate => {
+    if (update.type !== 'render.open') return update;
+    const record = scopes.get(update.scopeId);
+    if (!record?.sessionId) return update;
+    const usage = record.lastUsage?.sessionId === record.sessionId ? record.lastUsage.usage : undefined;
+    return { ...update, usageBaseline: { sessionId: record.sessionId, ...(usage ? { usage } : {}) } };
+  };
 
   const persistScope = (facts: ScopeFacts) => {
     scopes.update(facts.scopeId, (record) => toRecord(record, facts, baseSettings, cardsByRun));
@@ -125,7 +186,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   };
   const reportInterruptedRun = (scopeId: string, run: InterruptedRun) => {
     logger.warn({ scopeId, runId: run.runId }, 'run was in flight at a crash; reporting it interrupted');
-    const existingCard = run.cardMessageId ? { messageId: run.cardMessageId } : undefined;
+    const existingCard = run.cardMessageId
+      ? {
+          messageId: run.cardMessageId,
+          ...(run.cardId ? { cardId: run.cardId, cardCreatedAt: run.cardCreatedAt ?? 0 } : {}),
+        }
+      : undefined;
     renderHub.update(
       run.runId,
       {
@@ -151,7 +217,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       persistScope: (_, facts) => persistScope(facts),
       // Deferred so one actor's action never runs another actor's transitions re-entrantly;
       // microtasks keep the updates in order.
-      renderRun: (_, { runId, update }) => queueMicrotask(() => renderHub.update(runId, update)),
+      renderRun: (_, { runId, update }) =>
+        queueMicrotask(() => renderHub.update(runId, withUsageBaseline(update))),
       notify: (_, notice) => notify(notice),
       reportInterruptedRun: (_, { scopeId, run }) => queueMicrotask(() => reportInterruptedRun(scopeId, run)),
     },
@@ -229,6 +296,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           { scopeId: input.scopeId, messageId: input.messageId, actorId: input.actorId, kind: parsed.kind },
           'message accepted',
         );
+        if (parsed.kind === 'text' || parsed.kind === 'steer' || (parsed.kind === 'new' && parsed.prompt)) {
+          reactions.acknowledge(input.messageId);
+        }
         switch (parsed.kind) {
           case 'text':
             return deliver(input, { type: 'input.message', input });
@@ -275,7 +345,21 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     domain: config.domain,
     logger,
   });
-  await gateway.start({ onMessageEvent });
+  const scopeActor = (scopeId: string) =>
+    supervisor.system.get(scopeId) as ActorRefFrom<typeof scope> | undefined;
+  const onCardAction = createCardActionHandler({
+    keys: callbackKeys,
+    logger,
+    now: Date.now,
+    isAdmin: (openId) => openId === config.owner,
+    firstUseOfNonce: (nonce) => ledger.firstSighting([`nonce:${nonce}`]),
+    currentPolicyFingerprint: (scopeId) =>
+      fingerprintOf(scopeId, settingsFor(scopes.get(scopeId), baseSettings)),
+    activeRunId: (scopeId) => scopeActor(scopeId)?.getSnapshot().context.activeRun?.runId,
+    stopRun: (scopeId) => scopeActor(scopeId)?.send({ type: 'control.stop' }),
+  });
+
+  await gateway.start({ onMessageEvent, onCardAction });
   logger.info({ bot: bot.name, botOpenId: bot.openId, workspace, agent: agent.name }, 'ready');
 
   let stopping: Promise<void> | undefined;
@@ -290,6 +374,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         supervisor.send({ type: 'daemon.shutdown', at: Date.now() });
         await renderHub.settle(Math.max(0, deadline - Date.now()));
         await effects.settle(Math.max(0, deadline - Date.now()));
+        await Promise.race([reactions.settled(), sleep(Math.max(0, deadline - Date.now()))]);
         renderHub.stopAll();
         // No supervisor.stop(): every scope already reached its final state on daemon.shutdown
         // (timers cancelled, runners aborted), and stopping the root would stop its children
@@ -313,25 +398,30 @@ function toRecord(
   record: ScopeRecord,
   facts: ScopeFacts,
   base: ScopeSettings,
-  cardsByRun: Map<string, string>,
+  cardsByRun: Map<string, RunCardHandle>,
 ): ScopeRecord {
   const { idleTimeoutSec: _previous, ...otherSettings } = record.settings;
   const settings =
     facts.idleTimeoutMs === base.idleTimeoutMs
       ? otherSettings
       : { ...otherSettings, idleTimeoutSec: Math.round(facts.idleTimeoutMs / 1000) };
-  const cardMessageId = facts.inflight ? cardsByRun.get(facts.inflight.runId) : undefined;
+  const card = facts.inflight ? cardsByRun.get(facts.inflight.runId) : undefined;
   const { sessionId: _oldSession, inflight: _oldInflight, ...rest } = record;
   return {
     ...rest,
     ...(facts.sessionId ? { sessionId: facts.sessionId } : {}),
     settings,
     pendingInputs: facts.pendingInputs,
-    ...(facts.inflight
-      ? { inflight: { ...facts.inflight, ...(cardMessageId ? { cardMessageId } : {}) } }
-      : {}),
+    ...(facts.inflight ? { inflight: { ...facts.inflight, ...(card ? cardFields(card) : {}) } } : {}),
     // Stamped by the store, and only when something else changed: unchanged facts write nothing.
     updatedAt: record.updatedAt,
+  };
+}
+
+function cardFields(card: RunCardHandle) {
+  return {
+    cardMessageId: card.messageId,
+    ...(card.cardId ? { cardId: card.cardId, cardCreatedAt: card.cardCreatedAt ?? 0 } : {}),
   };
 }
 

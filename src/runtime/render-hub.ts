@@ -7,12 +7,15 @@ import {
   rendererMachine,
 } from '../../machines/renderer.machine.js';
 import type { RenderUpdate } from '../../machines/scope.machine.js';
+import type { RunView } from '../cards/run-view.js';
 
 export interface RenderHubDeps {
   flushCard: (request: FlushRequest) => Promise<FlushResult>;
   flushIntervalMs: number;
   logger: Logger;
   inspect?: (event: InspectionEvent) => void;
+  /** A run's renderer is done: its final content landed (or was given up on). */
+  onFinished?: (view: RunView) => void;
 }
 
 /**
@@ -46,8 +49,12 @@ export class RenderHub {
         ...(this.deps.inspect ? { inspect: this.deps.inspect } : {}),
       });
       this.#renderers.set(runId, renderer);
+      const created = renderer;
       renderer.subscribe({
-        complete: () => this.#renderers.delete(runId),
+        complete: () => {
+          this.#renderers.delete(runId);
+          this.deps.onFinished?.(created.getSnapshot().context.view);
+        },
         error: (error) => {
           this.deps.logger.error({ err: error, runId }, 'renderer crashed');
           this.#renderers.delete(runId);

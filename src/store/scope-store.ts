@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import type { TokenUsage } from '../agents/types.js';
 import type { MessageInput } from '../core/bridge-input.js';
 import { fsyncDirSync, isErrno, readJsonSync, writeFileAtomicSync } from './atomic-file.js';
 import { DeferredSync } from './deferred-sync.js';
@@ -15,6 +16,9 @@ export interface InflightRun {
   inputs: MessageInput[];
   startedAt?: number;
   cardMessageId?: string;
+  /** The CardKit entity behind that message, and when it was made (sequence numbers derive from it). */
+  cardId?: string;
+  cardCreatedAt?: number;
 }
 
 export interface ScopeRecord {
@@ -25,6 +29,8 @@ export interface ScopeRecord {
   pendingInputs: MessageInput[];
   /** The run that was in flight; present ⇒ after a crash it must be reported interrupted, never re-run. */
   inflight?: InflightRun;
+  /** Token totals of the session after its last turn (Codex counts per thread, cards show per turn). */
+  lastUsage?: { sessionId: string; usage: TokenUsage };
   updatedAt: number;
 }
 
@@ -269,6 +275,7 @@ function serialize(record: ScopeRecord): string {
     settings: record.settings,
     pendingInputs: record.pendingInputs,
     inflight: record.inflight,
+    lastUsage: record.lastUsage,
     updatedAt: record.updatedAt,
   });
 }

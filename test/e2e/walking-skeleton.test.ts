@@ -178,23 +178,23 @@ describe('walking skeleton: Feishu message → real Codex turn → card', () => 
     expect(card.msgType).toBe('interactive');
   });
 
-  it('falls back to text messages, nothing lost, when the answer is too big for a card', async () => {
+  it('continues a too-long answer on continuation cards, nothing lost, within every limit', async () => {
     const paragraphs = Array.from({ length: 60 }, (_, i) => `Paragraph ${i}: ${'lorem ipsum '.repeat(50)}`);
     mock.enqueue(reply.message(paragraphs.join('\n\n')));
     const sent = await emulator.pushMessage({ chatId: p2pChat, text: 'write a long essay' });
-    const chunks = await waitFor(
+    const cards = await waitFor(
       () => {
-        const texts = botReplies(p2pChat).filter(
-          (m) => m.parentId === sent.messageId && m.msgType === 'text',
-        );
-        const total = Number(/^\[\d+\/(\d+)\]/.exec(texts[0]?.text ?? '')?.[1]);
-        return texts.length > 0 && texts.length === total && texts;
+        const replies = botReplies(p2pChat).filter((m) => m.parentId === sent.messageId);
+        return replies.some((m) => m.text.includes('✅ Done')) && replies;
       },
       { timeoutMs: 20_000 },
     );
-    const joined = chunks.map((m) => m.text).join('\n');
+    expect(cards.length, '36 KB of text needs a second card').toBeGreaterThanOrEqual(2);
+    expect(cards.every((m) => m.msgType === 'interactive')).toBe(true);
+    for (const card of cards.slice(0, -1)) expect(card.text).toContain('continued ↓');
+    const joined = cards.map((m) => m.text).join('\n');
     for (const p of paragraphs) expect(joined).toContain(p.trim());
-    expect(emulator.violations.filter((v) => v.kind === 'chat_send_rate')).toEqual([]);
+    expect(emulator.violations).toEqual([]);
   });
 
   it('never answers a stranger, nor its own messages echoed back', async () => {

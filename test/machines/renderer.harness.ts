@@ -9,7 +9,7 @@ import {
   type RendererInput,
   rendererMachine,
 } from '../../machines/renderer.machine.js';
-import type { RenderUpdate, ScopeSettings } from '../../machines/scope.machine.js';
+import type { RenderUpdate } from '../../machines/scope.machine.js';
 import { initialRunView, type RunView, reduceRunView } from '../../src/cards/run-view.js';
 import type { MessageInput } from '../../src/core/bridge-input.js';
 import type { TransitionCoverage } from '../support/mbt/coverage.js';

@@ -9,7 +9,6 @@ import {
   type ScopeEvent,
   type ScopeFacts,
   type ScopeSeed,
-  type ScopeSettings,
   scopeMachine,
 } from '../../machines/scope.machine.js';
 import type { MessageInput } from '../../src/core/bridge-input.js';

@@ -1,5 +1,5 @@
 // CardKit v1: card entities, settings, full / batch updates, element ops and streaming content.
-import { collectElementIds, findElement, utf8Bytes } from '../card.js';
+import { collectElementIds, findElement } from '../card.js';
 import { cardLimitError } from '../card-limits.js';
 import { breach, type EmulatorCore } from '../core.js';
 import { asObject, fail, ok, type Reply, type RequestContext, type Router } from '../http.js';
