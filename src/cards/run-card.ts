@@ -31,13 +31,16 @@ export interface RunCardChrome {
   budget?: CardBudget;
 }
 
-/** Where a page's content starts: a block of the run, and a character offset into a text block. */
+/**
+ * Where a page's content starts: blocks from `block` on, plus whatever text blocks before it
+ * gained after their page was sealed (`shown`: characters of each text block already shown).
+ */
 export interface PageCursor {
   block: number;
-  offset: number;
+  shown: Readonly<Record<number, number>>;
 }
 
-export const FIRST_PAGE: PageCursor = { block: 0, offset: 0 };
+export const FIRST_PAGE: PageCursor = { block: 0, shown: {} };
 
 /** One card of a run. A run shows on one card, continued on more when one would overflow. */
 export interface RunPage {
@@ -95,7 +98,7 @@ export function renderRunCard(view: RunView, chrome: RunCardChrome): CardJson {
 /** A run's content as the cards show it, in order. Text pieces can split; panels cannot. */
 type Piece =
   | { kind: 'text'; block: number; text: string; elementId: string; streamable: boolean }
-  | { kind: 'panel'; block: number; element: CardJson }
+  | { kind: 'panel'; block: number; element: CardJson; running: boolean }
   | { kind: 'reasoning'; block: number; text: string };
 
 function contentPieces(view: RunView, chrome: RunCardChrome): Piece[] {
@@ -119,7 +122,12 @@ function contentPieces(view: RunView, chrome: RunCardChrome): Piece[] {
           pieces.push({ kind: 'reasoning', block: index, text: block.text });
         return;
       case 'tool':
-        pieces.push({ kind: 'panel', block: index, element: toolPanel(block.tool) });
+        pieces.push({
+          kind: 'panel',
+          block: index,
+          element: toolPanel(block.tool),
+          running: block.tool.status === 'started' || block.tool.status === 'updated',
+        });
         return;
     }
   });
@@ -138,6 +146,14 @@ interface Filled {
   overflow: boolean;
 }
 
+/** What went on a page, to seal it at the right place. */
+interface Placed {
+  element: CardJson;
+  piece: Piece;
+  /** Characters of a text piece shown once this element is on a page. */
+  shownUpTo?: number;
+}
+
 function fillPage(
   view: RunView,
   pieces: Piece[],
@@ -146,54 +162,96 @@ function fillPage(
   chrome: RunCardChrome,
   budget: CardBudget,
 ): Filled {
-  const body: CardJson[] = [];
+  const placed: Placed[] = [];
   let stream: RunPage['stream'];
   const live = liveOrFinalFrame(view, pageNumber, chrome);
   const sealed = sealedFrame(pageNumber);
+  const body = () => placed.map((p) => p.element);
   // Measured against both frames, so sealing a page can never make it overflow.
   const fits = (candidate: CardJson[]) =>
     withinBudget(live, candidate, budget) && withinBudget(sealed, candidate, budget);
-  const seal = (end: PageCursor): Filled => ({ overflow: true, page: { card: assemble(sealed, body), end } });
 
   for (const piece of pieces) {
-    if (piece.block < from.block) continue;
+    // Blocks of sealed pages come back only for text they gained since.
+    if (piece.block < from.block && piece.kind === 'panel') continue;
+    const offset = from.shown[piece.block] ?? 0;
     if (piece.kind === 'panel') {
       // A page always takes at least one piece, so a run can never stall on an oversized one.
-      if (body.length > 0 && !fits([...body, piece.element])) return seal({ block: piece.block, offset: 0 });
-      body.push(piece.element);
+      if (placed.length > 0 && !fits([...body(), piece.element])) return seal(placed, piece, 0);
+      placed.push({ element: piece.element, piece });
       continue;
     }
-    const offset = piece.block === from.block ? from.offset : 0;
-    const text = piece.text.slice(offset);
+    const start = offset;
+    const text = piece.text.slice(start);
     if (!text.trim()) continue;
-    const reopen = splitMarkdown.reopenFenceAt(piece.text, offset);
+    const reopen = splitMarkdown.reopenFenceAt(piece.text, start);
     const render = (part: string): CardJson =>
       piece.kind === 'text'
         ? { tag: 'markdown', element_id: piece.elementId, content: part }
         : reasoningPanel(part);
     const whole = render(reopen + text);
-    if (fits([...body, whole])) {
-      body.push(whole);
+    if (fits([...body(), whole])) {
+      placed.push({ element: whole, piece, shownUpTo: piece.text.length });
       if (piece.kind === 'text' && piece.streamable)
         stream = { elementId: piece.elementId, text: reopen + text };
       continue;
     }
     // The largest fence-safe prefix that still fits stays here; the rest continues on the next page.
-    let cut = splitMarkdown.largestFittingCut(text, reopen, (part) => fits([...body, render(part)]));
-    if (cut === 0 && body.length === 0)
+    let cut = splitMarkdown.largestFittingCut(text, reopen, (part) => fits([...body(), render(part)]));
+    if (cut === 0 && placed.length === 0) {
       cut = Math.min(text.length, Math.max(1, Math.floor(budget.maxBytes / 8)));
-    if (cut > 0) body.push(render(splitMarkdown.closeFences(reopen + text.slice(0, cut))));
-    return seal({ block: piece.block, offset: offset + cut });
+    }
+    if (cut > 0) {
+      const part = render(splitMarkdown.closeFences(reopen + text.slice(0, cut)));
+      placed.push({ element: part, piece, shownUpTo: start + cut });
+    }
+    return seal(placed, piece, start + cut);
   }
-  const end = pieces.length > 0 ? { block: (pieces[pieces.length - 1] as Piece).block + 1, offset: 0 } : from;
   return {
     overflow: false,
     page: {
-      card: assemble(live, body.length > 0 ? body : [placeholder(view)]),
-      end,
+      card: assemble(live, placed.length > 0 ? body() : [placeholder(view)]),
+      end: cursorAfter(
+        from,
+        placed,
+        pieces.length > 0 ? (pieces[pieces.length - 1] as Piece).block + 1 : from.block,
+      ),
       ...(stream ? { stream } : {}),
     },
   };
+
+  /**
+   * Seal before `next` (which starts at `nextOffset`) — or earlier, before the first tool
+   * still running, so that a sealed card never shows a tool as running forever.
+   */
+  function seal(onPage: Placed[], next: Piece, nextOffset: number): Filled {
+    const firstRunning = onPage.findIndex((p) => p.piece.kind === 'panel' && p.piece.running);
+    const keep = firstRunning > 0 ? onPage.slice(0, firstRunning) : onPage;
+    const end =
+      keep === onPage
+        ? cursorAfter(from, keep, next.block, next.kind === 'panel' ? undefined : nextOffset)
+        : cursorAfter(from, keep, (onPage[firstRunning] as Placed).piece.block);
+    return {
+      overflow: true,
+      page: {
+        card: assemble(
+          sealed,
+          keep.map((p) => p.element),
+        ),
+        end,
+      },
+    };
+  }
+}
+
+/** The cursor after a page: text shown so far per block, continuing at `block`. */
+function cursorAfter(from: PageCursor, placed: Placed[], block: number, blockOffset?: number): PageCursor {
+  const shown: Record<number, number> = {};
+  for (const [key, value] of Object.entries(from.shown)) if (Number(key) < block) shown[Number(key)] = value;
+  for (const p of placed)
+    if (p.shownUpTo !== undefined && p.piece.block < block) shown[p.piece.block] = p.shownUpTo;
+  if (blockOffset !== undefined && blockOffset > 0) shown[block] = blockOffset;
+  return { block, shown };
 }
 
 function withinBudget(frame: Frame, body: CardJson[], budget: CardBudget): boolean {

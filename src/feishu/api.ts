@@ -134,6 +134,15 @@ export function sdkLogger(logger: Logger) {
 
 function safeJson(value: unknown): string {
   if (value instanceof Error) return value.message;
+  // An axios error: its config holds whole request bodies (cards, messages). Keep the gist.
+  const failed = value as {
+    config?: { method?: string; url?: string };
+    response?: { status?: number; data?: unknown };
+  };
+  if (failed && typeof failed === 'object' && failed.config && 'response' in failed) {
+    const body = failed.response?.data as { code?: unknown; msg?: unknown } | undefined;
+    return `${failed.config.method?.toUpperCase() ?? ''} ${failed.config.url ?? ''} → HTTP ${failed.response?.status ?? '?'} code ${String(body?.code)} ${String(body?.msg ?? '')}`;
+  }
   try {
     return JSON.stringify(value);
   } catch {

@@ -202,7 +202,12 @@ export function createCardSink(deps: CardSinkDeps) {
     const card = live;
     try {
       if (!closing && card.streaming && deps.now() - card.streamingSince >= settings.streamingRefreshMs) {
+        // Feishu closes streaming 10 min after it was turned on; turning it on while it is on
+        // may not restart that clock, so turn it off and on again.
+        await cardOp(card, (seq) => deps.feishu.setCardStreaming(card.cardId!, { streaming: false }, seq));
+        card.streaming = false;
         await cardOp(card, (seq) => deps.feishu.setCardStreaming(card.cardId!, { streaming: true }, seq));
+        card.streaming = true;
         card.streamingSince = deps.now();
       }
       const sameStructure = card.structure === structure;
@@ -226,6 +231,11 @@ export function createCardSink(deps: CardSinkDeps) {
         return;
       }
       if (sameStructure && sameText) return;
+      if (!card.streaming) {
+        await cardOp(card, (seq) => deps.feishu.setCardStreaming(card.cardId!, { streaming: true }, seq));
+        card.streaming = true;
+        card.streamingSince = deps.now();
+      }
       const typewriter =
         sameStructure &&
         card.streaming &&

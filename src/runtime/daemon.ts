@@ -51,6 +51,8 @@ export interface DaemonOptions {
   inspect?: (event: InspectionEvent) => void;
   /** Time between two writes to one card (CardKit: ≤ 10 operations/s per card). */
   cardFlushIntervalMs?: number;
+  /** Turn a card's streaming on again this often (Feishu closes it 10 min after it was turned on). */
+  cardStreamingRefreshMs?: number;
 }
 
 export interface Daemon {
@@ -120,6 +122,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     ...(config.codex.model ? { model: config.codex.model } : {}),
     showReasoning: config.cards.showReasoning,
     now: Date.now,
+    ...(options.cardStreamingRefreshMs ? { streamingRefreshMs: options.cardStreamingRefreshMs } : {}),
     stopActionFor: (view) => {
       const starter = view.inputs[0];
       if (!starter || !view.settings) return undefined;

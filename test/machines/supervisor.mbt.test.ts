@@ -14,8 +14,6 @@ import { SETTINGS } from './scope.harness.js';
  * the supervisor sent them and can be told to finish (evicted) or crash; the real
  * scope's side of the pool is covered by the scope model and the end-to-end tests.
  */
-const _SCOPES = ['chat:a', 'chat:b', 'chat:c'] as const;
-
 const received = new Map<string, string[]>();
 
 const stubScope = setup({

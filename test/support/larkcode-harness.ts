@@ -25,6 +25,7 @@ export async function startLarkcode(options: {
   agent?: AgentRunner;
   config?: Partial<Record<keyof LarkcodeConfig, unknown>>;
   cardFlushIntervalMs?: number;
+  cardStreamingRefreshMs?: number;
   /** Reuse a LARKCODE_HOME and workspace (a restart); they are then left in place on stop. */
   reuse?: { home: string; workspace: string };
 }): Promise<InProcessLarkcode> {
@@ -48,6 +49,7 @@ export async function startLarkcode(options: {
   );
   const daemon = await startDaemon({
     cardFlushIntervalMs: options.cardFlushIntervalMs ?? 300,
+    ...(options.cardStreamingRefreshMs ? { cardStreamingRefreshMs: options.cardStreamingRefreshMs } : {}),
     config,
     paths: resolvePaths({ LARKCODE_HOME: home }),
     logger,
