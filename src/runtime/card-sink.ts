@@ -73,6 +73,8 @@ interface RunCards {
 
 const DEFAULTS = { cardOpsPerSecond: 8, patchIntervalMs: 1500, streamingRefreshMs: 9 * 60_000 };
 
+const CARDKIT_RETRY_AFTER_MS = 10 * 60_000;
+
 const STREAMING_CONFIG = {
   print_frequency_ms: { default: 30 },
   print_step: { default: 3 },
@@ -97,6 +99,9 @@ export function createCardSink(deps: CardSinkDeps) {
   const cardOps = new SlidingWindowLimiter([{ windowMs: 1000, max: settings.cardOpsPerSecond }], deps.now);
   const patches = new SlidingWindowLimiter([{ windowMs: settings.patchIntervalMs, max: 1 }], deps.now);
   let warnedFallback = false;
+  // CardKit refused for want of a scope or credentials: every run would fail the same way,
+  // so runs start on interactive cards for a while instead of failing first.
+  let cardKitUnavailableUntil = 0;
 
   const chromeFor = (run: RunCards): RunCardChrome => ({
     agent: deps.agentName,
@@ -132,7 +137,8 @@ export function createCardSink(deps: CardSinkDeps) {
   }
 
   function openRun(request: FlushRequest): RunCards {
-    const run: RunCards = { mode: 'cardkit', cursor: FIRST_PAGE, pageNumber: 1, textChunksSent: 0 };
+    const mode: SinkMode = deps.now() < cardKitUnavailableUntil ? 'im' : 'cardkit';
+    const run: RunCards = { mode, cursor: FIRST_PAGE, pageNumber: 1, textChunksSent: 0 };
     const ref = request.cardRef as (CardRef & Partial<RunCardHandle>) | undefined;
     if (ref?.messageId) {
       // A card from before a restart: its streaming state and sequence are unknown, so treat
@@ -178,6 +184,10 @@ export function createCardSink(deps: CardSinkDeps) {
           warnedFallback = true;
         }
         run.mode = next;
+        const failure = failureOf(error);
+        if (mode === 'cardkit' && (failure === 'permission' || failure === 'auth')) {
+          cardKitUnavailableUntil = deps.now() + CARDKIT_RETRY_AFTER_MS;
+        }
         // The new form starts a new message; the old card keeps what it showed.
         delete run.live;
       }

@@ -1,3 +1,5 @@
+import { openFence as openFenceOf } from '../cards/card-budget.js';
+
 const CHUNK_CHARS = 3500;
 
 /**
@@ -17,7 +19,7 @@ export function splitForTextMessages(text: string, limit = CHUNK_CHARS): string[
     if (cut <= 0) cut = budget;
     let piece = reopen + rest.slice(0, cut);
     rest = rest.slice(cut).replace(/^\n+/, '');
-    openFence = unclosedFence(piece);
+    openFence = openFenceOf(piece);
     if (openFence && rest.length > 0) piece += '\n```';
     pieces.push(piece);
   }
@@ -31,15 +33,4 @@ function bestCut(text: string, budget: number): number {
   const line = window.lastIndexOf('\n');
   if (line > budget * 0.5) return line;
   return budget;
-}
-
-/** The opening fence (e.g. "```ts") left open at the end of `text`, if any. */
-function unclosedFence(text: string): string | undefined {
-  let open: string | undefined;
-  for (const line of text.split('\n')) {
-    const fence = /^\s*(```+)(.*)$/.exec(line);
-    if (!fence) continue;
-    open = open ? undefined : `${fence[1]}${fence[2]?.trim() ?? ''}`;
-  }
-  return open;
 }

@@ -230,6 +230,15 @@ describe('run cards through the real SDK', () => {
     for (let i = 1; i < patches.length; i++) {
       expect(patches[i]!.at - patches[i - 1]!.at).toBeGreaterThanOrEqual(1450);
     }
+    // The next run does not try CardKit again first: it is known to be unavailable for now.
+    const creates = emulator.callsTo('POST', /\/cardkit\/v1\/cards$/).length;
+    const second = await emulator.pushMessage({ chatId, text: 'again' });
+    await waitFor(() => agent.runs.length > 1, { timeoutMs: 5000 });
+    agent.current.push({ type: 'text', itemId: 'm', text: 'second answer', mode: 'whole' });
+    agent.current.finish();
+    const [secondCard] = await finished(chatId, second.messageId);
+    expect(secondCard!.text).toContain('second answer');
+    expect(emulator.callsTo('POST', /\/cardkit\/v1\/cards$/)).toHaveLength(creates);
     expect(emulator.violations).toEqual([]);
   });
 
