@@ -119,7 +119,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     feishu,
     logger,
     agentName: agent.name,
-    ...(config.codex.model ? { model: config.codex.model } : {}),
+    ...(modelName(config) ? { model: modelName(config) } : {}),
     showReasoning: config.cards.showReasoning,
     now: Date.now,
     ...(options.cardStreamingRefreshMs ? { streamingRefreshMs: options.cardStreamingRefreshMs } : {}),
@@ -419,6 +419,12 @@ function toRecord(
     // Stamped by the store, and only when something else changed: unchanged facts write nothing.
     updatedAt: record.updatedAt,
   };
+}
+
+/** The model a card names: `codex.model`, else the `model` override in `codex.config`. */
+function modelName(config: LarkcodeConfig): string | undefined {
+  const fromConfig = (config.codex.config as { model?: unknown }).model;
+  return config.codex.model ?? (typeof fromConfig === 'string' ? fromConfig : undefined);
 }
 
 function cardFields(card: RunCardHandle) {

@@ -186,7 +186,7 @@ describe('run cards on the real codex: rendering, reactions and the Stop button'
     const footer = text.split('\n').find((line) => line.startsWith('⏱'));
     expect(footer).toMatch(
       new RegExp(
-        `^⏱ \\d+s · 🔢 ${expected.usage.inputTokens} in / ${expected.usage.outputTokens} out · 🤖 codex-sdk · 📁 ${escapeRegExp(workspace)} · 🔒 workspace-write$`,
+        `^⏱ \\d+s · 🔢 ${expected.usage.inputTokens} in / ${expected.usage.outputTokens} out · 🤖 codex-sdk · gpt-5.5 · 📁 ${escapeRegExp(workspace)} · 🔒 workspace-write$`,
       ),
     );
     expect(text).not.toContain('Stop');
