@@ -473,7 +473,7 @@ const rows: Row[] = [
   [
     'Load',
     `${DELTAS} text deltas per chat`,
-    `a few words each, 20–200 ms apart with ${BURSTS} bursts of ${BURST_LENGTH} (0–5 ms apart); a command every ${TOOL_EVERY} deltas, the answer continuing in a new text element; seed ${SEED}; card flush interval and runner text merge (250 ms) as in production`,
+    `a few words each, 20–200 ms apart with ${BURSTS} bursts of ${BURST_LENGTH} (0–5 ms apart); a command every ${TOOL_EVERY} deltas, the answer continuing in a new text element; seed ${SEED}; card flush interval and runner text merge as in production (src/runtime/daemon.ts)`,
   ],
 ];
 for (const r of results) {

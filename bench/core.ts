@@ -35,7 +35,7 @@ const { values } = parseArgs({
     scopes: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '30' },
     rate: { type: 'string', default: '10' },
-    'flush-ms': { type: 'string', default: '1500' },
+    'flush-ms': { type: 'string', default: '150' },
     'no-doc': { type: 'boolean', default: false },
     /** Seconds to wait for the rest of the machine to be quiet (0: measure at once). */
     'quiet-wait': { type: 'string', default: '300' },

@@ -18,8 +18,9 @@ export interface RunnerDeps {
   onAgentEvent?: (request: RunRequest, event: AgentEvent) => void;
   /**
    * Merge text deltas of one item that arrive within this window into one event (0 = off).
-   * Token streams can send dozens a second; cards are written at most every ~1.5 s, so
-   * merging costs no visible latency and spares the scope and renderer most transitions.
+   * Token streams can send hundreds a second; a short window (the daemon uses 50 ms, well
+   * under the card's own write interval) spares the scope and renderer most transitions
+   * while adding little to how soon text shows.
    */
   batchTextMs?: number;
 }

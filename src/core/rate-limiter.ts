@@ -43,6 +43,8 @@ export class SlidingWindowLimiter {
    * up — for callers that would rather coalesce than wait.
    */
   tryTake(key: string): number {
+    // Urgent callers waiting on this key go first.
+    if (this.#urgentWaiting.has(key)) return 50;
     const now = this.now();
     const recent = (this.#recent.get(key) ?? []).filter((at) => now - at < this.#longestWindow);
     const waitMs = this.#waitFor(recent, now);

@@ -72,12 +72,19 @@ export class FeishuApi {
     api: string,
     request: () => Promise<FeishuBody<T>>,
     signal?: AbortSignal,
-    options: { retry?: boolean; urgent?: boolean } = {},
+    options: { retry?: boolean; urgent?: boolean; noWait?: boolean } = {},
   ): Promise<T> {
     const policy = options.retry === false ? { ...SEND_RETRY, attempts: 1 } : SEND_RETRY;
     return withRetry(
       async () => {
-        await this.#budget.take(api, signal, options.urgent);
+        if (options.noWait) {
+          // A live card would rather skip this write and send newer content later than wait
+          // in line with stale content (and hold up final cards behind it).
+          const waitMs = this.#budget.tryTake(api);
+          if (waitMs > 0) {
+            throw new FeishuApiError(api, 'rate_limited', undefined, undefined, 'app-wide budget', waitMs);
+          }
+        } else await this.#budget.take(api, signal, options.urgent);
         let body: FeishuBody<T>;
         try {
           body = await request();

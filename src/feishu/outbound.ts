@@ -14,7 +14,7 @@ export function createFeishuPort(api: FeishuApi, pacer = new ChatPacer()): Feish
     msgType: string,
     content: string,
     signal?: AbortSignal,
-    options: { retry?: boolean; urgent?: boolean } = {},
+    options: { retry?: boolean; urgent?: boolean; noWait?: boolean } = {},
   ) => {
     await pacer.slot(target.chatId, signal);
     const sent = await api.call<SentMessage>(
@@ -45,7 +45,12 @@ export function createFeishuPort(api: FeishuApi, pacer = new ChatPacer()): Feish
   };
 
   const cardEntityContent = (cardId: string) => JSON.stringify({ type: 'card', data: { card_id: cardId } });
-  const once = (options: WriteOptions) => ({ retry: false, urgent: options.urgent ?? false });
+  // Card writes never retry here (the renderer coalesces); live ones never wait for the budget.
+  const once = (options: WriteOptions) => ({
+    retry: false,
+    urgent: options.urgent ?? false,
+    noWait: !options.urgent,
+  });
 
   return {
     replyCard: (target, card: CardJson, signal) => reply(target, 'interactive', JSON.stringify(card), signal),
@@ -53,10 +58,7 @@ export function createFeishuPort(api: FeishuApi, pacer = new ChatPacer()): Feish
     sendCard: (chatId, card, signal) => send(chatId, 'interactive', JSON.stringify(card), signal),
     sendText: (chatId, text, signal) => send(chatId, 'text', JSON.stringify({ text }), signal),
     replyCardOnce: (target, card, options = {}) =>
-      reply(target, 'interactive', JSON.stringify(card), options.signal, {
-        retry: false,
-        urgent: options.urgent ?? false,
-      }),
+      reply(target, 'interactive', JSON.stringify(card), options.signal, once(options)),
     patchCard: async (messageId, card, options = {}) => {
       await api.call(
         'im.message.patch',
@@ -66,7 +68,7 @@ export function createFeishuPort(api: FeishuApi, pacer = new ChatPacer()): Feish
             data: { content: JSON.stringify(card) },
           }),
         options.signal,
-        { retry: false, urgent: options.urgent ?? false },
+        once(options),
       );
     },
     replyMarkdown: (target, markdown, signal) =>

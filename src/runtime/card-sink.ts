@@ -55,6 +55,7 @@ interface LiveCard {
   lastSequence: number;
   streaming: boolean;
   streamingSince: number;
+  lastLiveOpAt?: number;
   /** What the card shows now: its layout without the streamed text, and that text. */
   structure?: string;
   streamText?: string;
@@ -69,11 +70,19 @@ interface RunCards {
   live?: LiveCard;
   stopAction?: Record<string, unknown>;
   textChunksSent: number;
+  /** A card entity created but not yet sent (its reply was deferred): sent, not re-created. */
+  unsent?: { cardId: string; createdAt: number; structure: string; streamText?: string; closing: boolean };
 }
 
 const DEFAULTS = { cardOpsPerSecond: 8, patchIntervalMs: 1500, streamingRefreshMs: 9 * 60_000 };
 
 const CARDKIT_RETRY_AFTER_MS = 10 * 60_000;
+/** Content writes of live cards are paced; control operations (streaming on/off, the final write) are not. */
+type OpKind = 'content' | 'control';
+const CONTROL: OpKind = 'control';
+
+/** Live card writes per minute across all cards (Feishu: 1000/min per CardKit API, per app). */
+const LIVE_WRITES_PER_MINUTE = 900;
 
 const STREAMING_CONFIG = {
   print_frequency_ms: { default: 30 },
@@ -200,23 +209,27 @@ export function createCardSink(deps: CardSinkDeps) {
     const closing = role !== 'live';
     const structure = structureOf(page);
     const streamText = page.stream?.text;
-    let live = run.live;
-    if (!live?.cardId) {
-      live = await createCardKitCard(view, page, closing);
-      run.live = live;
-      live.structure = structure;
-      if (streamText !== undefined) live.streamText = streamText;
-      deps.onCardCreated?.(view.scopeId, view.runId, handleOf(live));
-      return;
+    if (!run.live?.cardId) {
+      run.live = await sendNewCardKitCard(run, view, page, closing, structure, streamText);
+      deps.onCardCreated?.(view.scopeId, view.runId, handleOf(run.live));
     }
+    const live = run.live;
     const card = live;
     try {
       if (!closing && card.streaming && deps.now() - card.streamingSince >= settings.streamingRefreshMs) {
         // Feishu closes streaming 10 min after it was turned on; turning it on while it is on
         // may not restart that clock, so turn it off and on again.
-        await cardOp(card, (seq) => deps.feishu.setCardStreaming(card.cardId!, { streaming: false }, seq));
+        await cardOp(
+          card,
+          (seq) => deps.feishu.setCardStreaming(card.cardId!, { streaming: false }, seq),
+          CONTROL,
+        );
         card.streaming = false;
-        await cardOp(card, (seq) => deps.feishu.setCardStreaming(card.cardId!, { streaming: true }, seq));
+        await cardOp(
+          card,
+          (seq) => deps.feishu.setCardStreaming(card.cardId!, { streaming: true }, seq),
+          CONTROL,
+        );
         card.streaming = true;
         card.streamingSince = deps.now();
       }
@@ -225,16 +238,23 @@ export function createCardSink(deps: CardSinkDeps) {
       if (closing) {
         if (!sameStructure || !sameText || !card.final) {
           const json = withConfig(page.card, { streaming_mode: false });
-          await cardOp(card, (seq) =>
-            deps.feishu.updateCardEntity(card.cardId!, json, seq, { urgent: true }),
+          await cardOp(
+            card,
+            (seq) => deps.feishu.updateCardEntity(card.cardId!, json, seq, { urgent: true }),
+            CONTROL,
           );
           setWritten(card, structure, streamText);
           card.final = true;
         }
         if (card.streaming) {
           const summary = summaryOf(page.card);
-          await cardOp(card, (seq) =>
-            deps.feishu.setCardStreaming(card.cardId!, { streaming: false, summary }, seq, { urgent: true }),
+          await cardOp(
+            card,
+            (seq) =>
+              deps.feishu.setCardStreaming(card.cardId!, { streaming: false, summary }, seq, {
+                urgent: true,
+              }),
+            CONTROL,
           );
           card.streaming = false;
         }
@@ -242,7 +262,11 @@ export function createCardSink(deps: CardSinkDeps) {
       }
       if (sameStructure && sameText) return;
       if (!card.streaming) {
-        await cardOp(card, (seq) => deps.feishu.setCardStreaming(card.cardId!, { streaming: true }, seq));
+        await cardOp(
+          card,
+          (seq) => deps.feishu.setCardStreaming(card.cardId!, { streaming: true }, seq),
+          CONTROL,
+        );
         card.streaming = true;
         card.streamingSince = deps.now();
       }
@@ -267,7 +291,11 @@ export function createCardSink(deps: CardSinkDeps) {
       const failure = failureOf(error);
       if (failure === 'streaming_off') {
         // Feishu closed the stream (10 min): turn it on again; the write is retried next flush.
-        await cardOp(card, (seq) => deps.feishu.setCardStreaming(card.cardId!, { streaming: true }, seq));
+        await cardOp(
+          card,
+          (seq) => deps.feishu.setCardStreaming(card.cardId!, { streaming: true }, seq),
+          CONTROL,
+        );
         card.streaming = true;
         card.streamingSince = deps.now();
         throw new TryLater(0);
@@ -281,26 +309,46 @@ export function createCardSink(deps: CardSinkDeps) {
     }
   }
 
-  async function createCardKitCard(view: RunView, page: RunPage, closing: boolean): Promise<LiveCard> {
-    const json = withConfig(
-      page.card,
-      closing ? { streaming_mode: false } : { streaming_mode: true, streaming_config: STREAMING_CONFIG },
-    );
-    const cardId = await deps.feishu.createCardEntity(json, { urgent: closing });
-    const createdAt = deps.now();
+  async function sendNewCardKitCard(
+    run: RunCards,
+    view: RunView,
+    page: RunPage,
+    closing: boolean,
+    structure: string,
+    streamText: string | undefined,
+  ): Promise<LiveCard> {
+    if (!run.unsent) {
+      const json = withConfig(
+        page.card,
+        closing ? { streaming_mode: false } : { streaming_mode: true, streaming_config: STREAMING_CONFIG },
+      );
+      const cardId = await deps.feishu.createCardEntity(json, { urgent: closing });
+      run.unsent = {
+        cardId,
+        createdAt: deps.now(),
+        structure,
+        closing,
+        ...(streamText !== undefined ? { streamText } : {}),
+      };
+    }
+    const unsent = run.unsent;
     const messageId = await deliver(
       view,
-      (target) => deps.feishu.replyCardEntity(target, cardId, { urgent: closing }),
-      (chatId) => deps.feishu.sendCardEntity(chatId, cardId, { urgent: closing }),
+      (target) => deps.feishu.replyCardEntity(target, unsent.cardId, { urgent: closing }),
+      (chatId) => deps.feishu.sendCardEntity(chatId, unsent.cardId, { urgent: closing }),
     );
+    delete run.unsent;
+    // What the entity shows is what it was created with; the caller brings it up to date.
     return {
       messageId,
-      cardId,
-      createdAt,
+      cardId: unsent.cardId,
+      createdAt: unsent.createdAt,
       lastSequence: 0,
-      streaming: !closing,
-      streamingSince: createdAt,
-      final: closing,
+      streaming: !unsent.closing,
+      streamingSince: unsent.createdAt,
+      final: unsent.closing,
+      structure: unsent.structure,
+      ...(unsent.streamText !== undefined ? { streamText: unsent.streamText } : {}),
     };
   }
 
@@ -308,9 +356,21 @@ export function createCardSink(deps: CardSinkDeps) {
    * One sequenced operation on a card: within the card's own rate, with a sequence above every
    * earlier one — also across restarts, because it grows with the card's age in milliseconds.
    */
-  async function cardOp(card: LiveCard, op: (sequence: number) => Promise<void>): Promise<void> {
+  async function cardOp(
+    card: LiveCard,
+    op: (sequence: number) => Promise<void>,
+    kind: OpKind = 'content',
+  ): Promise<void> {
+    if (kind === 'content') {
+      // Share Feishu's per-minute quota between the cards streaming now, instead of using it
+      // up in a burst and then writing nothing until the minute is over.
+      const gap = Math.round((runs.size * 60_000) / LIVE_WRITES_PER_MINUTE);
+      const since = deps.now() - (card.lastLiveOpAt ?? 0);
+      if (since < gap) throw new TryLater(gap - since);
+    }
     const wait = cardOps.tryTake(card.cardId!);
     if (wait > 0) throw new TryLater(wait);
+    if (kind === 'content') card.lastLiveOpAt = deps.now();
     const sequence = () =>
       Math.max(card.lastSequence + 1, Math.min(2_000_000_000, deps.now() - card.createdAt));
     card.lastSequence = sequence();

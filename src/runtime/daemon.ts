@@ -215,7 +215,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   };
 
   const scope = scopeMachine.provide({
-    actors: { runner: createRunnerLogic({ agent, now: Date.now, batchTextMs: 250 }) },
+    actors: { runner: createRunnerLogic({ agent, now: Date.now, batchTextMs: 50 }) },
     actions: {
       persistScope: (_, facts) => persistScope(facts),
       // Deferred so one actor's action never runs another actor's transitions re-entrantly;
