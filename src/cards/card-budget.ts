@@ -19,19 +19,24 @@ export function utf8Bytes(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
 
+/** Visit every object below `node` that may be a component (not callback values or config). */
+function visitComponents(node: unknown, visit: (component: Json) => void): void {
+  if (Array.isArray(node)) {
+    for (const item of node) visitComponents(item, visit);
+    return;
+  }
+  if (!isObject(node)) return;
+  visit(node);
+  for (const [key, value] of Object.entries(node))
+    if (!NOT_COMPONENTS.has(key)) visitComponents(value, visit);
+}
+
 /** Components as Feishu counts them: every tagged object in the body, nested ones included. */
 export function cardElementCount(card: Json): number {
   let count = 0;
-  const walk = (node: unknown): void => {
-    if (Array.isArray(node)) {
-      for (const item of node) walk(item);
-      return;
-    }
-    if (!isObject(node)) return;
+  visitComponents(isObject(card.body) ? card.body.elements : [], (node) => {
     if (typeof node.tag === 'string') count++;
-    for (const [key, value] of Object.entries(node)) if (!NOT_COMPONENTS.has(key)) walk(value);
-  };
-  walk(isObject(card.body) ? card.body.elements : []);
+  });
   return count;
 }
 
@@ -47,18 +52,11 @@ export function markdownTableCount(text: string): number {
 /** Markdown tables in every markdown text plus `table` components (Feishu fails at 4). */
 export function cardTableCount(card: Json): number {
   let count = 0;
-  const walk = (node: unknown): void => {
-    if (Array.isArray(node)) {
-      for (const item of node) walk(item);
-      return;
-    }
-    if (!isObject(node)) return;
+  visitComponents(card.body, (node) => {
     if (node.tag === 'markdown' && typeof node.content === 'string')
       count += markdownTableCount(node.content);
     if (node.tag === 'table') count++;
-    for (const [key, value] of Object.entries(node)) if (!NOT_COMPONENTS.has(key)) walk(value);
-  };
-  walk(card.body);
+  });
   return count;
 }
 

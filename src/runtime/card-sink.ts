@@ -225,13 +225,7 @@ export function createCardSink(deps: CardSinkDeps) {
           CONTROL,
         );
         card.streaming = false;
-        await cardOp(
-          card,
-          (seq) => deps.feishu.setCardStreaming(card.cardId!, { streaming: true }, seq),
-          CONTROL,
-        );
-        card.streaming = true;
-        card.streamingSince = deps.now();
+        await turnStreamingOn(card);
       }
       const sameStructure = card.structure === structure;
       const sameText = card.streamText === streamText;
@@ -262,13 +256,7 @@ export function createCardSink(deps: CardSinkDeps) {
       }
       if (sameStructure && sameText) return;
       if (!card.streaming) {
-        await cardOp(
-          card,
-          (seq) => deps.feishu.setCardStreaming(card.cardId!, { streaming: true }, seq),
-          CONTROL,
-        );
-        card.streaming = true;
-        card.streamingSince = deps.now();
+        await turnStreamingOn(card);
       }
       const typewriter =
         sameStructure &&
@@ -291,13 +279,7 @@ export function createCardSink(deps: CardSinkDeps) {
       const failure = failureOf(error);
       if (failure === 'streaming_off') {
         // Feishu closed the stream (10 min): turn it on again; the write is retried next flush.
-        await cardOp(
-          card,
-          (seq) => deps.feishu.setCardStreaming(card.cardId!, { streaming: true }, seq),
-          CONTROL,
-        );
-        card.streaming = true;
-        card.streamingSince = deps.now();
+        await turnStreamingOn(card);
         throw new TryLater(0);
       }
       if (failure === 'message_gone') {
@@ -350,6 +332,16 @@ export function createCardSink(deps: CardSinkDeps) {
       structure: unsent.structure,
       ...(unsent.streamText !== undefined ? { streamText: unsent.streamText } : {}),
     };
+  }
+
+  async function turnStreamingOn(card: LiveCard): Promise<void> {
+    await cardOp(
+      card,
+      (seq) => deps.feishu.setCardStreaming(card.cardId!, { streaming: true }, seq),
+      CONTROL,
+    );
+    card.streaming = true;
+    card.streamingSince = deps.now();
   }
 
   /**

@@ -14,18 +14,10 @@ import {
 } from '../../src/cards/run-card.js';
 import { initialRunView, type RunView, reduceRunView } from '../../src/cards/run-view.js';
 import type { MessageInput } from '../../src/core/bridge-input.js';
+import { TEST_SCOPE_SETTINGS } from '../support/scope-fixtures.js';
 
 const T0 = 1_700_000_000_000;
-const SETTINGS: ScopeSettings = {
-  workspace: '/work/project',
-  sandbox: 'workspace-write',
-  networkAccess: false,
-  debounceMs: 800,
-  idleTimeoutMs: 600_000,
-  runCapMs: 3_600_000,
-  stopGraceMs: 10_000,
-  evictAfterMs: 1_800_000,
-};
+const SETTINGS: ScopeSettings = TEST_SCOPE_SETTINGS;
 const INPUT: MessageInput = {
   kind: 'message',
   scopeId: 'chat:oc_1',
