@@ -164,6 +164,35 @@ let processed = 0;
 const rejectedCodes = new Map<string, number>();
 const REPLY_PATH = /^\/open-apis\/im\/v1\/messages\/[^/]+\/reply$/;
 const PATCH_PATH = /^\/open-apis\/im\/v1\/messages\/([^/]+)$/;
+const CARD_CREATE_PATH = /^\/open-apis\/cardkit\/v1\/cards$/;
+const CARD_PATH = /^\/open-apis\/cardkit\/v1\/cards\/([^/]+)(\/settings|\/elements\/[^/]+\/content)?$/;
+
+/**
+ * Which card a recorded write went to, and the text it carried. Run cards are CardKit entities
+ * (create, full update, streamed element content, settings); the interactive-card fallback
+ * replies and PATCHes messages.
+ */
+function cardWrite(call: (typeof emulator.calls)[number]): { key?: string; content: string } | undefined {
+  const body = call.body as { content?: string; data?: string; card?: { data?: string } } | undefined;
+  if (call.method === 'POST' && CARD_CREATE_PATH.test(call.path)) {
+    const key = (call.response as { data?: { card_id?: string } } | undefined)?.data?.card_id;
+    return { ...(key ? { key } : {}), content: body?.data ?? '' };
+  }
+  const card = CARD_PATH.exec(call.path);
+  if (card && (call.method === 'PUT' || call.method === 'PATCH')) {
+    return { key: card[1], content: body?.card?.data ?? body?.content ?? '' };
+  }
+  if (call.method === 'POST' && REPLY_PATH.test(call.path)) {
+    const key = (call.response as { data?: { message_id?: string } } | undefined)?.data?.message_id;
+    // A reply that sends a CardKit entity by reference carries no text of its own.
+    return { ...(key ? { key } : {}), content: body?.content?.includes('"card_id"') ? '' : (body?.content ?? '') };
+  }
+  if (call.method === 'PATCH') {
+    const key = PATCH_PATH.exec(call.path)?.[1];
+    return { ...(key ? { key } : {}), content: body?.content ?? '' };
+  }
+  return undefined;
+}
 
 /** Fold the card writes the emulator recorded since last time, then drop their bodies (memory). */
 function processCalls(): void {
@@ -171,15 +200,9 @@ function processCalls(): void {
   for (; processed < calls.length; processed++) {
     const call = calls[processed]!;
     if (call.status === 0) break; // still being handled
-    let key: string | undefined;
-    if (call.method === 'POST' && REPLY_PATH.test(call.path)) {
-      key = (call.response as { data?: { message_id?: string } } | undefined)?.data?.message_id;
-    } else if (call.method === 'PATCH') {
-      key = PATCH_PATH.exec(call.path)?.[1];
-    } else {
-      continue;
-    }
-    const content = (call.body as { content?: string } | undefined)?.content ?? '';
+    const write = cardWrite(call);
+    if (!write) continue;
+    const { key, content } = write;
     call.body = undefined;
     const code = (call.response as { code?: number } | undefined)?.code;
     call.response = { code };
@@ -249,15 +272,18 @@ let runsMissingEvents = 0;
 let runsNotDone = 0;
 let runsWithoutCard = 0;
 for (const chatId of chats) {
-  const card = emulator.messages(chatId).find((m) => m.senderType === 'app' && m.msgType === 'interactive');
-  if (!card) {
+  // What the user sees: the run's cards (a long run continues on more than one).
+  const cardsShown = emulator.view(chatId).filter((m) => m.from === 'bot' && m.msgType === 'interactive');
+  if (cardsShown.length === 0) {
     runsWithoutCard++;
     dropped += EVENTS_PER_RUN;
     continue;
   }
-  if (!card.content.includes('✅ Done')) runsNotDone++;
+  if (!cardsShown.at(-1)!.text.includes('✅ Done')) runsNotDone++;
   const seen = new Uint8Array(EVENTS_PER_RUN);
-  for (const match of card.content.matchAll(/K(\d+)T[0-9a-z]+E/g)) seen[Number(match[1])] = 1;
+  for (const card of cardsShown) {
+    for (const match of card.text.matchAll(/K(\d+)T[0-9a-z]+E/g)) seen[Number(match[1])] = 1;
+  }
   const missing = seen.reduce((n, s) => n + (s ? 0 : 1), 0);
   dropped += missing;
   if (missing > 0) runsMissingEvents++;

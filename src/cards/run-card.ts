@@ -167,9 +167,25 @@ function fillPage(
   const live = liveOrFinalFrame(view, pageNumber, chrome);
   const sealed = sealedFrame(pageNumber);
   const body = () => placed.map((p) => p.element);
-  // Measured against both frames, so sealing a page can never make it overflow.
-  const fits = (candidate: CardJson[]) =>
-    withinBudget(live, candidate, budget) && withinBudget(sealed, candidate, budget);
+  // Measured against both frames, so sealing a page can never make it overflow. Totals are kept
+  // as elements are placed: measuring the whole card for every candidate is quadratic.
+  const room = roomLeft(budget, measureFrame(live), measureFrame(sealed));
+  const used = { bytes: 0, elements: 0, tables: 0 };
+  const fitsWith = (element: CardJson) => {
+    const m = measureElement(element);
+    return (
+      used.bytes + m.bytes <= room.bytes &&
+      used.elements + m.elements <= room.elements &&
+      used.tables + m.tables <= room.tables
+    );
+  };
+  const place = (entry: Placed) => {
+    const m = measureElement(entry.element);
+    used.bytes += m.bytes;
+    used.elements += m.elements;
+    used.tables += m.tables;
+    placed.push(entry);
+  };
 
   for (const piece of pieces) {
     // Blocks of sealed pages come back only for text they gained since.
@@ -177,8 +193,8 @@ function fillPage(
     const offset = from.shown[piece.block] ?? 0;
     if (piece.kind === 'panel') {
       // A page always takes at least one piece, so a run can never stall on an oversized one.
-      if (placed.length > 0 && !fits([...body(), piece.element])) return seal(placed, piece, 0);
-      placed.push({ element: piece.element, piece });
+      if (placed.length > 0 && !fitsWith(piece.element)) return seal(placed, piece, 0);
+      place({ element: piece.element, piece });
       continue;
     }
     const start = offset;
@@ -190,20 +206,20 @@ function fillPage(
         ? { tag: 'markdown', element_id: piece.elementId, content: part }
         : reasoningPanel(part);
     const whole = render(reopen + text);
-    if (fits([...body(), whole])) {
-      placed.push({ element: whole, piece, shownUpTo: piece.text.length });
+    if (fitsWith(whole)) {
+      place({ element: whole, piece, shownUpTo: piece.text.length });
       if (piece.kind === 'text' && piece.streamable)
         stream = { elementId: piece.elementId, text: reopen + text };
       continue;
     }
     // The largest fence-safe prefix that still fits stays here; the rest continues on the next page.
-    let cut = splitMarkdown.largestFittingCut(text, reopen, (part) => fits([...body(), render(part)]));
+    let cut = splitMarkdown.largestFittingCut(text, reopen, (part) => fitsWith(render(part)));
     if (cut === 0 && placed.length === 0) {
       cut = Math.min(text.length, Math.max(1, Math.floor(budget.maxBytes / 8)));
     }
     if (cut > 0) {
       const part = render(splitMarkdown.closeFences(reopen + text.slice(0, cut)));
-      placed.push({ element: part, piece, shownUpTo: start + cut });
+      place({ element: part, piece, shownUpTo: start + cut });
     }
     return seal(placed, piece, start + cut);
   }
@@ -254,13 +270,38 @@ function cursorAfter(from: PageCursor, placed: Placed[], block: number, blockOff
   return { block, shown };
 }
 
-function withinBudget(frame: Frame, body: CardJson[], budget: CardBudget): boolean {
-  const card = assemble(frame, body);
-  return (
-    utf8Bytes(JSON.stringify(card)) <= budget.maxBytes &&
-    cardElementCount(card) <= budget.maxElements &&
-    cardTableCount(card) <= budget.maxTables
-  );
+interface Measure {
+  bytes: number;
+  elements: number;
+  tables: number;
+}
+
+/** A card's size as Feishu counts it, for a frame with no content. */
+function measureFrame(frame: Frame): Measure {
+  const card = assemble(frame, []);
+  return {
+    bytes: utf8Bytes(JSON.stringify(card)),
+    elements: cardElementCount(card),
+    tables: cardTableCount(card),
+  };
+}
+
+/** What one body element adds: its JSON and a comma (a frame always has elements after the body). */
+function measureElement(element: CardJson): Measure {
+  const alone = { body: { elements: [element] } };
+  return {
+    bytes: utf8Bytes(JSON.stringify(element)) + 1,
+    elements: cardElementCount(alone),
+    tables: cardTableCount(alone),
+  };
+}
+
+function roomLeft(budget: CardBudget, ...frames: Measure[]): Measure {
+  return {
+    bytes: budget.maxBytes - Math.max(...frames.map((f) => f.bytes)),
+    elements: budget.maxElements - Math.max(...frames.map((f) => f.elements)),
+    tables: budget.maxTables - Math.max(...frames.map((f) => f.tables)),
+  };
 }
 
 // ── frames: header, footer, buttons ────────────────────────────────────────────────────────

@@ -126,6 +126,11 @@ export function createCardSink(deps: CardSinkDeps) {
     runs.set(view.runId, run);
     try {
       const finished = view.stage === 'finished';
+      // Laying a page out costs more than waiting: a paced live card is not laid out at all.
+      if (!finished && run.mode === 'cardkit' && run.live?.cardId) {
+        const wait = paceWait(run.live);
+        if (wait > 0) throw new TryLater(wait);
+      }
       if (finished) delete run.stopAction;
       const paged = paginateRun(view, run.cursor, run.pageNumber, chromeFor(run));
       for (const page of paged.sealed) {
@@ -334,6 +339,16 @@ export function createCardSink(deps: CardSinkDeps) {
     };
   }
 
+  /**
+   * How long a live card must wait for its next content write: the cards streaming now share
+   * Feishu's per-minute quota, instead of using it up in a burst and then writing nothing until
+   * the minute is over.
+   */
+  function paceWait(card: LiveCard): number {
+    const gap = Math.round((runs.size * 60_000) / LIVE_WRITES_PER_MINUTE);
+    return Math.max(0, gap - (deps.now() - (card.lastLiveOpAt ?? 0)));
+  }
+
   async function turnStreamingOn(card: LiveCard): Promise<void> {
     await cardOp(
       card,
@@ -354,11 +369,8 @@ export function createCardSink(deps: CardSinkDeps) {
     kind: OpKind = 'content',
   ): Promise<void> {
     if (kind === 'content') {
-      // Share Feishu's per-minute quota between the cards streaming now, instead of using it
-      // up in a burst and then writing nothing until the minute is over.
-      const gap = Math.round((runs.size * 60_000) / LIVE_WRITES_PER_MINUTE);
-      const since = deps.now() - (card.lastLiveOpAt ?? 0);
-      if (since < gap) throw new TryLater(gap - since);
+      const wait = paceWait(card);
+      if (wait > 0) throw new TryLater(wait);
     }
     const wait = cardOps.tryTake(card.cardId!);
     if (wait > 0) throw new TryLater(wait);
