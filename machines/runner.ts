@@ -18,11 +18,11 @@ export interface RunnerDeps {
   onAgentEvent?: (request: RunRequest, event: AgentEvent) => void;
   /**
    * Merge text deltas of one item that arrive within this window into one event (0 = off).
-   * Token streams can send hundreds a second; a short window (the daemon uses 50 ms, well
-   * under the card's own write interval) spares the scope and renderer most transitions
-   * while adding little to how soon text shows.
+   * Token streams can send hundreds a second; a short window spares the scope and renderer
+   * most transitions while adding little to how soon text shows. A function is asked anew for
+   * each window (the daemon widens it when many runs stream and cards are paced anyway).
    */
-  batchTextMs?: number;
+  batchTextMs?: number | (() => number);
 }
 
 type TextEvent = Extract<AgentEvent, { type: 'text' }>;
@@ -40,7 +40,8 @@ export function createRunnerLogic(deps: RunnerDeps) {
       if (command.type === 'runner.stop') abort.abort(new RunStopped(command.reason));
     });
 
-    const batchMs = deps.batchTextMs ?? 0;
+    const batchWindow = deps.batchTextMs ?? 0;
+    const batchMs = () => (typeof batchWindow === 'function' ? batchWindow() : batchWindow);
     let bufferedText: TextEvent | undefined;
     let batchTimer: ReturnType<typeof setTimeout> | undefined;
     const forward = (event: AgentEvent) =>
@@ -66,14 +67,14 @@ export function createRunnerLogic(deps: RunnerDeps) {
             error = event.error;
             break;
           }
-          if (batchMs > 0 && event.type === 'text' && event.mode === 'delta') {
+          if (event.type === 'text' && event.mode === 'delta' && batchMs() > 0) {
             if (bufferedText?.itemId === event.itemId) {
               bufferedText = { ...bufferedText, text: bufferedText.text + event.text };
             } else {
               flushText();
               bufferedText = event;
             }
-            batchTimer ??= setTimeout(flushText, batchMs);
+            batchTimer ??= setTimeout(flushText, batchMs());
             continue;
           }
           // Anything else keeps its place after the text before it.

@@ -214,8 +214,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     });
   };
 
+  // 50 ms while few runs stream (text shows within ~200 ms); wider when many do, as each card's
+  // writes are then paced by the shared per-minute quota and merging saves CPU for nothing lost.
+  const textMergeWindow = () => Math.min(250, Math.max(50, renderHub.activeRuns * 10));
   const scope = scopeMachine.provide({
-    actors: { runner: createRunnerLogic({ agent, now: Date.now, batchTextMs: 50 }) },
+    actors: { runner: createRunnerLogic({ agent, now: Date.now, batchTextMs: textMergeWindow }) },
     actions: {
       persistScope: (_, facts) => persistScope(facts),
       // Deferred so one actor's action never runs another actor's transitions re-entrantly;
