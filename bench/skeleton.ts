@@ -67,6 +67,7 @@ for (let i = 0; i < 100; i++) {
 //    turns, as larkcode keeps one per profile; the first pair warms up and is not counted.
 const larkcodeTurns: number[] = [];
 const firstCards: number[] = [];
+const reactions: number[] = [];
 // The quiet window that merges quick messages is deliberate latency; measured turns subtract it.
 const DEBOUNCE_MS = 800;
 const bareTurns: number[] = [];
@@ -81,23 +82,30 @@ for (let i = -1; i < RUNS; i++) {
   const chat = emulator.createChat({ mode: 'p2p' });
   const t0 = Date.now();
   const sent = await emulator.pushMessage({ chatId: chat.chatId, text: `question ${i}` });
+  // First visible signal: the reaction on the user's message.
+  const reacted = await emulator.waitFor(
+    () =>
+      emulator.calls.find((c) => c.method === 'POST' && c.path.endsWith(`/messages/${sent.messageId}/reactions`)),
+    { timeoutMs: 20_000, intervalMs: 1 },
+  );
   const card = await emulator.waitFor(
     () =>
       emulator.calls.find((c) => c.method === 'POST' && c.path.includes(`/messages/${sent.messageId}/reply`)),
     { timeoutMs: 20_000, intervalMs: 1 },
   );
-  const cardId = (card.response as { data?: { message_id?: string } }).data?.message_id ?? '';
-  // The card is live: the run is over when a write carrying the outcome reaches the emulator.
+  // The card is live: the run is over when a write carrying the outcome and the answer reaches
+  // the emulator (a CardKit update of the card, or a reply / PATCH in the fallback).
   const final = await emulator.waitFor(
     () =>
-      emulator.calls.find(
-        (c) =>
-          (c.path.includes(`/messages/${sent.messageId}/reply`) || c.path.endsWith(`/messages/${cardId}`)) &&
-          JSON.stringify(c.body).includes('✅ Done'),
-      ),
+      emulator.calls.find((c) => {
+        if (c.at < t0 || c.status !== 200) return false;
+        const body = JSON.stringify(c.body);
+        return body.includes('✅ Done') && body.includes(`answer ${i}`);
+      }),
     { timeoutMs: 20_000, intervalMs: 1 },
   );
   if (i >= 0) {
+    reactions.push(reacted.at - t0);
     firstCards.push(card.at - t0);
     larkcodeTurns.push(final.at - t0);
   }
@@ -128,6 +136,11 @@ const rows = [
     'Event ack latency p50 / p95',
     `${percentile(ackLatencies, 50).toFixed(1)} / ${percentile(ackLatencies, 95).toFixed(1)} ms`,
     `${ackLatencies.length} events; emulator push → ack frame`,
+  ],
+  [
+    'Message → first visible signal (reaction)',
+    fmt(median(reactions)),
+    `median of ${RUNS}; p95 ${fmt(percentile(reactions, 95))}; emulator push → the OnIt reaction arrives`,
   ],
   [
     'Message → live card appears',
