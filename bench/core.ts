@@ -185,7 +185,10 @@ function cardWrite(call: (typeof emulator.calls)[number]): { key?: string; conte
   if (call.method === 'POST' && REPLY_PATH.test(call.path)) {
     const key = (call.response as { data?: { message_id?: string } } | undefined)?.data?.message_id;
     // A reply that sends a CardKit entity by reference carries no text of its own.
-    return { ...(key ? { key } : {}), content: body?.content?.includes('"card_id"') ? '' : (body?.content ?? '') };
+    return {
+      ...(key ? { key } : {}),
+      content: body?.content?.includes('"card_id"') ? '' : (body?.content ?? ''),
+    };
   }
   if (call.method === 'PATCH') {
     const key = PATCH_PATH.exec(call.path)?.[1];

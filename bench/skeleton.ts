@@ -85,7 +85,9 @@ for (let i = -1; i < RUNS; i++) {
   // First visible signal: the reaction on the user's message.
   const reacted = await emulator.waitFor(
     () =>
-      emulator.calls.find((c) => c.method === 'POST' && c.path.endsWith(`/messages/${sent.messageId}/reactions`)),
+      emulator.calls.find(
+        (c) => c.method === 'POST' && c.path.endsWith(`/messages/${sent.messageId}/reactions`),
+      ),
     { timeoutMs: 20_000, intervalMs: 1 },
   );
   const card = await emulator.waitFor(

@@ -30,7 +30,7 @@ import { createFeishuPort } from '../feishu/outbound.js';
 import type { FeishuPort, ReplyTarget } from '../feishu/port.js';
 import { policyFingerprint } from '../policy/fingerprint.js';
 import { validateWorkspace } from '../policy/workspace.js';
-import { CallbackKeyStore } from '../security/callback-keys.js';
+import { CallbackKeyStore, DEFAULT_ROTATE_AFTER_MS } from '../security/callback-keys.js';
 import { signCallback } from '../security/callback-token.js';
 import { DedupLedger } from '../store/dedup-ledger.js';
 import { type ScopeRecord, ScopeStore } from '../store/scope-store.js';
@@ -101,6 +101,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
   const codexHome = config.codex.home ?? paths.defaultCodexHome;
   const callbackKeys = CallbackKeyStore.open(paths.stateDir);
+  // Keys rotate at start-up when due; a daemon that runs for weeks rotates on its own too.
+  const keyRotation = setInterval(() => {
+    if (callbackKeys.currentKeyAgeMs() >= DEFAULT_ROTATE_AFTER_MS) {
+      logger.info({ keyVersion: callbackKeys.rotate() }, 'callback signing key rotated');
+    }
+  }, 6 * 3_600_000);
+  keyRotation.unref();
   const reactions = new RunReactions(feishu, logger);
   const fingerprintOf = (scopeId: string, settings: ScopeSettings) =>
     policyFingerprint({
@@ -375,6 +382,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       stopping ??= (async () => {
         const deadline = Date.now() + deadlineMs;
         logger.info('shutting down');
+        clearInterval(keyRotation);
         gateway.stop();
         await Promise.allSettled(chatQueues.values());
         supervisor.send({ type: 'daemon.shutdown', at: Date.now() });

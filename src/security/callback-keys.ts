@@ -112,6 +112,11 @@ export class CallbackKeyStore implements CallbackKeys {
     return Buffer.from(key.secret, 'base64');
   }
 
+  /** How long the current key has been in use (a long-running daemon rotates by this). */
+  currentKeyAgeMs(): number {
+    return this.#now() - this.#entry(this.#file.current).createdAt;
+  }
+
   /** Make a fresh key current (the old one is kept for its retirement window); returns its version. */
   rotate(): number {
     const version = this.#addKey();

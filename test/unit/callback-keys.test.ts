@@ -55,6 +55,17 @@ describe('CallbackKeyStore', () => {
     expect(statSync(keyFile(dir)).mode & 0o777).toBe(0o600);
   });
 
+  it('tells how old the current key is, and rotate() starts it over (a long-running daemon rotates by it)', () => {
+    const c = clock();
+    const store = CallbackKeyStore.open(newDir(), { now: c.now });
+    c.t += 31 * DAY;
+    expect(store.currentKeyAgeMs()).toBe(31 * DAY);
+    const old = store.current();
+    expect(store.rotate()).toBe(2);
+    expect(store.currentKeyAgeMs()).toBe(0);
+    expect(store.get(old.version)?.equals(old.secret)).toBe(true);
+  });
+
   it('drops a retired key once its successor is older than the retirement window', () => {
     const dir = newDir();
     const c = clock();
