@@ -57,6 +57,8 @@ export interface ScopeFacts {
   scopeId: ScopeId;
   sessionId?: string;
   idleTimeoutMs: number;
+  workspace: string;
+  sandbox: SandboxMode;
   pendingInputs: MessageInput[];
   inflight?: { runId: string; inputs: MessageInput[]; startedAt?: number };
 }
@@ -112,6 +114,11 @@ export type ScopeEvent =
   | { type: 'control.steer'; input: MessageInput }
   | ({ type: 'control.new' } & ControlOrigin)
   | ({ type: 'control.timeout'; seconds?: number } & ControlOrigin)
+  /**
+   * New policy or session for the next run (workspace, access, a resumed session), decided by
+   * the runtime: the session must be the one recorded for exactly this policy, or none.
+   */
+  | ({ type: 'scope.configure'; settings: ScopeSettings; sessionId?: string; note: string } & ControlOrigin)
   | { type: 'pool.granted' }
   | { type: 'pool.position'; position: number }
   | RunnerEvent
@@ -243,6 +250,10 @@ export const scopeMachine = setup({
     clearPending: assign({ pendingInputs: [] }),
     clearSession: assign({ sessionId: undefined }),
     clearInterruptedRun: assign({ interruptedRun: undefined }),
+    applyConfiguration: assign(({ event }) => {
+      assertEvent(event, 'scope.configure');
+      return { settings: event.settings, sessionId: event.sessionId };
+    }),
     setIdleTimeout: assign({
       settings: ({ context, event }) => {
         assertEvent(event, 'control.timeout');
@@ -269,6 +280,8 @@ export const scopeMachine = setup({
   },
   guards: {
     isCurrentRun: ({ context, event }) => 'runId' in event && event.runId === context.activeRun?.runId,
+    // A run being prepared or in flight keeps the policy it started with.
+    hasActiveRun: ({ context }) => context.activeRun !== undefined,
     hasPendingInputs: ({ context }) => context.pendingInputs.length > 0,
     hasInterruptedRun: ({ context }) => context.interruptedRun !== undefined,
     /** The agent reported a session id we have not persisted yet. */
@@ -298,6 +311,22 @@ export const scopeMachine = setup({
         { type: 'notify', params: timeoutNotice },
       ],
     },
+    'scope.configure': [
+      {
+        guard: 'hasActiveRun',
+        actions: {
+          type: 'notify',
+          params: noticeFor('A run is going: wait for it to finish or /stop it, then try again.'),
+        },
+      },
+      {
+        actions: [
+          'applyConfiguration',
+          { type: 'persistScope', params: factsOf },
+          { type: 'notify', params: configuredNotice },
+        ],
+      },
+    ],
   },
   states: {
     restoring: {
@@ -648,6 +677,8 @@ export function factsOf({ context }: ActionArgs): ScopeFacts {
     scopeId: context.scopeId,
     ...(context.sessionId ? { sessionId: context.sessionId } : {}),
     idleTimeoutMs: context.settings.idleTimeoutMs,
+    workspace: context.settings.workspace,
+    sandbox: context.settings.sandbox,
     pendingInputs: [...preparing, ...context.pendingInputs],
     ...(run?.handedToAgent
       ? {
@@ -698,6 +729,11 @@ function stoppedNotice({ context }: ActionArgs): Notice {
       : 'Stopped.';
   const replyTo = context.activeRun?.inputs[context.activeRun.inputs.length - 1];
   return { text, ...(replyTo ? { replyTo } : {}) };
+}
+
+function configuredNotice({ event }: ActionArgs): Notice {
+  assertEvent(event, 'scope.configure');
+  return { text: event.note, ...(event.origin ? { replyTo: event.origin } : {}) };
 }
 
 function timeoutNotice({ context, event }: ActionArgs): Notice {

@@ -18,6 +18,9 @@ import { ScriptedAgent } from '../support/scripted-agent.js';
 
 export const SETTINGS = TEST_SCOPE_SETTINGS;
 
+/** Another policy, as /cd or an access change would set it (same timings). */
+export const CONFIGURED = { ...TEST_SCOPE_SETTINGS, workspace: '/work/other', sandbox: 'read-only' as const };
+
 export const SEED: ScopeSeed = { scopeId: 'chat:oc_model', settings: SETTINGS, runIdPrefix: 'r' };
 
 const MODEL_INPUT: MessageInput = message('om_model', 'model message');
@@ -61,6 +64,7 @@ export function modelEvents(snapshot: AnyMachineSnapshot): ScopeEvent[] {
     { type: 'control.steer', input: MODEL_INPUT },
     { type: 'control.new' },
     { type: 'control.timeout', seconds: 30 },
+    { type: 'scope.configure', settings: CONFIGURED, sessionId: 'thread-configured', note: 'configured' },
     { type: 'pool.granted' },
     { type: 'pool.position', position: 2 },
     { type: 'run.started', runId, at: 0 },
@@ -224,6 +228,25 @@ export function eventExecutors(sut: ScopeSut) {
       return send({ type: 'control.new' });
     },
     'control.timeout': () => send({ type: 'control.timeout', seconds: 30 }),
+    'scope.configure': async () => {
+      const before = sut.actor.getSnapshot().context;
+      await send({
+        type: 'scope.configure',
+        settings: CONFIGURED,
+        sessionId: 'thread-configured',
+        note: 'configured',
+      });
+      const after = sut.actor.getSnapshot().context;
+      // A run keeps the policy it started with (and an ended scope takes nothing); otherwise the
+      // next run gets the new one.
+      if (before.activeRun || sut.actor.getSnapshot().status === 'done') {
+        expect(after.settings).toEqual(before.settings);
+        expect(after.sessionId).toBe(before.sessionId);
+      } else {
+        expect(after.settings).toEqual(CONFIGURED);
+        expect(after.sessionId).toBe('thread-configured');
+      }
+    },
     'pool.granted': () => send({ type: 'pool.granted' }),
     'pool.position': () => send({ type: 'pool.position', position: 2 }),
     'daemon.shutdown': () => send({ type: 'daemon.shutdown', at: Date.now() }),
