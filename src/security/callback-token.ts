@@ -14,6 +14,8 @@ export interface CallbackFields {
   action: string;
   /** `policyFingerprint()` of the policy the card was made under. */
   policyFingerprint: string;
+  /** What the action applies to, when it needs more than the run (a session, a path, a setting). */
+  arg?: string;
 }
 
 /** A verified token. */
@@ -40,6 +42,7 @@ export interface CallbackToken extends CallbackFields {
  * | `x` | expiresAt |
  * | `n` | nonce |
  * | `k` | keyVersion |
+ * | `g` | arg (optional) |
  * | `sig` | HMAC-SHA256 (base64url) over `canonical()` |
  */
 export interface CallbackValue {
@@ -52,6 +55,7 @@ export interface CallbackValue {
   x: number;
   n: string;
   k: number;
+  g?: string;
   sig: string;
 }
 
@@ -71,6 +75,7 @@ const valueSchema = z.strictObject({
   x: z.number().int().nonnegative(),
   n: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
   k: z.number().int().positive(),
+  g: z.string().min(1).max(1024).optional(),
   sig: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
 });
 
@@ -94,6 +99,7 @@ export function signCallback(
     x: (options.now ?? Date.now()) + options.ttlMs,
     n: randomBytes(16).toString('base64url'),
     k: version,
+    ...(fields.arg !== undefined ? { g: fields.arg } : {}),
   };
   const value = { ...unsigned, sig: mac(secret, unsigned) };
   // Fail here, not later as a 'malformed' click nobody can explain.
@@ -132,6 +138,7 @@ export function verifyCallback(value: unknown, options: { keys: CallbackKeys; no
       expiresAt: unsigned.x,
       nonce: unsigned.n,
       keyVersion: unsigned.k,
+      ...(unsigned.g !== undefined ? { arg: unsigned.g } : {}),
     },
   };
 }
@@ -142,6 +149,6 @@ export function verifyCallback(value: unknown, options: { keys: CallbackKeys; no
  * base64url text, so only the one canonical encoding of a MAC is accepted.
  */
 function mac(secret: Buffer, v: Omit<CallbackValue, 'sig'>): string {
-  const canonical = JSON.stringify([FORMAT, v.k, v.r, v.s, v.c, v.u, v.a, v.p, v.x, v.n]);
+  const canonical = JSON.stringify([FORMAT, v.k, v.r, v.s, v.c, v.u, v.a, v.p, v.x, v.n, v.g ?? null]);
   return createHmac('sha256', secret).update(canonical, 'utf8').digest('base64url');
 }

@@ -37,6 +37,16 @@ describe('callback tokens', () => {
     });
   });
 
+  it('signs an argument too: changed, added or removed, it is a forgery', () => {
+    const withArg = signCallback({ ...fields, arg: '/work/project' }, { keys, ttlMs: TTL, now: T0 });
+    const ok = verifyCallback(withArg, { keys, now: T0 + 1 });
+    expect(ok.ok && ok.token.arg).toBe('/work/project');
+    expect(verifyCallback({ ...withArg, g: '/etc' }, { keys, now: T0 + 1 })).toEqual({ ok: false, reason: 'forged' });
+    const { g: _dropped, ...withoutArg } = withArg;
+    expect(verifyCallback(withoutArg, { keys, now: T0 + 1 })).toEqual({ ok: false, reason: 'forged' });
+    expect(verifyCallback({ ...value, g: '/etc' }, { keys, now: T0 + 1 })).toEqual({ ok: false, reason: 'forged' });
+  });
+
   it('stays small and uses a fresh nonce each time', () => {
     expect(JSON.stringify(value).length).toBeLessThan(400);
     expect(value.n).toMatch(/^[A-Za-z0-9_-]{22}$/);
