@@ -34,10 +34,19 @@ export const configSchema = z
     permissions: z
       .object({
         defaultAccess: z.enum(accessModes).default('workspace'),
+        /** The widest access an admin may give a chat (`full` is the owner's alone whatever this says). */
+        maxAccess: z.enum(accessModes).default('workspace'),
         networkAccess: z.boolean().default(false),
+        /** When set, /cd and /ws accept only directories inside these. */
+        allowedRoots: z.array(z.string().min(1)).default([]),
       })
       .strict()
-      .default({ defaultAccess: 'workspace', networkAccess: false }),
+      .default({
+        defaultAccess: 'workspace',
+        maxAccess: 'workspace',
+        networkAccess: false,
+        allowedRoots: [],
+      }),
     runs: z
       .object({
         /** Quiet window that merges quick messages into one run. */

@@ -22,6 +22,8 @@ export interface MessageInput {
   chat: ChatRef;
   text: string;
   receivedAt: number;
+  /** People @-mentioned besides the bot (for /invite and /remove). */
+  mentions?: { openId: string; name: string }[];
 }
 
 export type BridgeInput = MessageInput;

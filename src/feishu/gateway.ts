@@ -26,6 +26,7 @@ export interface GatewayOptions {
  */
 export class FeishuGateway {
   #ws?: lark.WSClient;
+  #restart?: () => void;
 
   constructor(private readonly options: GatewayOptions) {}
 
@@ -71,11 +72,30 @@ export class FeishuGateway {
         onReconnected: () => logger.info('feishu long connection restored'),
       });
       void this.#ws.start({ eventDispatcher: dispatcher });
+      this.#restart = () => {
+        this.#ws?.close({ force: true });
+        this.#ws = new lark.WSClient({
+          appId,
+          appSecret,
+          domain: sdkDomain(domain),
+          logger: sdkLogger(logger),
+          loggerLevel: lark.LoggerLevel.warn,
+          autoReconnect: true,
+          onReady: () => logger.info('feishu long connection re-established'),
+          onError: (error: Error) => logger.error({ err: error }, 'feishu long connection failed'),
+        });
+        void this.#ws.start({ eventDispatcher: dispatcher });
+      };
     });
   }
 
   connectionState(): string {
     return this.#ws?.getConnectionStatus().state ?? 'idle';
+  }
+
+  /** Drop the long connection and open a fresh one (/reconnect). */
+  reconnect(): void {
+    this.#restart?.();
   }
 
   stop(): void {

@@ -90,6 +90,17 @@ export async function decideMessage(raw: RawMessageEvent, deps: IntakeDeps): Pro
       chat: { chatId: message.chat_id, chatType, ...(threadId ? { threadId } : {}) },
       text: normalized.content,
       receivedAt: deps.now(),
+      ...mentionsOf(normalized.mentions, deps.bot.openId),
     },
   };
+}
+
+function mentionsOf(
+  mentions: { openId?: string; name?: string; isBot?: boolean }[] | undefined,
+  botOpenId: string,
+): { mentions?: { openId: string; name: string }[] } {
+  const people = (mentions ?? [])
+    .filter((m) => m.openId && m.openId !== botOpenId && !m.isBot)
+    .map((m) => ({ openId: m.openId as string, name: m.name ?? '' }));
+  return people.length > 0 ? { mentions: people } : {};
 }

@@ -21,6 +21,15 @@ export interface CardActionDeps {
   /** The run the scope is busy with (starting or running), if any. */
   activeRunId: (scopeId: string) => string | undefined;
   stopRun: (scopeId: string, runId: string, operatorOpenId: string) => void;
+  /** Apply a confirmed choice (resume a session, change the workspace); answers the toast. */
+  configure: (token: CallbackToken, operatorOpenId: string) => CardActionAnswer;
+  audit: (record: {
+    actor: string;
+    scopeId?: string;
+    action: string;
+    decision: 'allowed' | 'denied' | 'done';
+    reason?: string;
+  }) => void;
 }
 
 const cardActionEvent = z.object({
@@ -83,6 +92,11 @@ export function createCardActionHandler(deps: CardActionDeps) {
     switch (token.action) {
       case 'stop':
         return stop(operator, token);
+      case 'resume':
+      case 'cd':
+        if (!deps.firstUseOfNonce(token.nonce))
+          return deny(operator, token, 'replayed nonce', 'This button was already used.');
+        return deps.configure(token, operator);
       default:
         return deny(operator, token, `unknown action ${token.action}`, REFUSED.malformed);
     }
@@ -111,7 +125,19 @@ export function createCardActionHandler(deps: CardActionDeps) {
     return refuse(message);
   }
 
-  function audit(operator: string, token: CallbackToken | undefined, decision: string, reason: string): void {
+  function audit(
+    operator: string,
+    token: CallbackToken | undefined,
+    decision: 'allowed' | 'denied' | 'done' | 'ignored',
+    reason: string,
+  ): void {
+    deps.audit({
+      actor: operator,
+      action: `card.${token?.action ?? 'unknown'}`,
+      decision: decision === 'ignored' ? 'denied' : decision,
+      reason,
+      ...(token ? { scopeId: token.scopeId } : {}),
+    });
     deps.logger.info(
       {
         audit: 'card.action',

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { type ActorRefFrom, createActor, type InspectionEvent } from 'xstate';
 import { createRunnerLogic } from '../../machines/runner.js';
@@ -16,7 +16,8 @@ import { type ScopeBoundEvent, supervisorMachine } from '../../machines/supervis
 import { codexChildEnvironment, providerKeyNames } from '../agents/codex-sdk/env.js';
 import { killLeftoverCodex } from '../agents/codex-sdk/reap-orphans.js';
 import { CodexSdkRunner } from '../agents/codex-sdk/runner.js';
-import type { AgentRunner, SandboxMode } from '../agents/types.js';
+import type { AgentRunner } from '../agents/types.js';
+import { AuditLog } from '../audit/audit-log.js';
 import { parseInput } from '../commands/parse.js';
 import { resolveSecret } from '../config/load.js';
 import type { LarkcodePaths } from '../config/paths.js';
@@ -28,14 +29,26 @@ import { FeishuGateway } from '../feishu/gateway.js';
 import { decideMessage, type RawMessageEvent } from '../feishu/intake.js';
 import { createFeishuPort } from '../feishu/outbound.js';
 import type { FeishuPort, ReplyTarget } from '../feishu/port.js';
+import { type AccessPolicy, isAdmin, roleOf } from '../policy/access.js';
 import { policyFingerprint } from '../policy/fingerprint.js';
-import { validateWorkspace } from '../policy/workspace.js';
+import { resolveWorkspace, validateWorkspace } from '../policy/workspace.js';
 import { CallbackKeyStore, DEFAULT_ROTATE_AFTER_MS } from '../security/callback-keys.js';
+import type { CallbackFields, CallbackToken } from '../security/callback-token.js';
 import { signCallback } from '../security/callback-token.js';
+import { AccessList } from '../store/access-list.js';
 import { DedupLedger } from '../store/dedup-ledger.js';
 import { type ScopeRecord, ScopeStore } from '../store/scope-store.js';
-import { createCardActionHandler } from './card-actions.js';
+import { SessionCatalog } from '../store/session-catalog.js';
+import { WorkspaceAliases } from '../store/workspace-aliases.js';
+import { type CardActionAnswer, createCardActionHandler } from './card-actions.js';
 import { createCardSink, type RunCardHandle } from './card-sink.js';
+import {
+  accessAllowed,
+  type CommandDeps,
+  runCommand,
+  SANDBOX_FOR_ACCESS,
+  type ScopeState,
+} from './commands.js';
 import { EffectTracker } from './effects.js';
 import { RunReactions } from './reactions.js';
 import { RenderHub } from './render-hub.js';
@@ -51,6 +64,8 @@ export interface DaemonOptions {
   inspect?: (event: InspectionEvent) => void;
   /** Time between two writes to one card (CardKit: ≤ 10 operations/s per card). */
   cardFlushIntervalMs?: number;
+  /** /exit from an admin: the CLI stops the daemon and exits. */
+  onExit?: () => void;
   /** Turn a card's streaming on again this often (Feishu closes it 10 min after it was turned on). */
   cardStreamingRefreshMs?: number;
 }
@@ -60,12 +75,6 @@ export interface Daemon {
   /** Stop taking input, report runs in flight as interrupted, flush, disconnect. */
   stop(deadlineMs?: number): Promise<void>;
 }
-
-const SANDBOX_FOR_ACCESS: Record<AccessMode, SandboxMode> = {
-  'read-only': 'read-only',
-  workspace: 'workspace-write',
-  full: 'danger-full-access',
-};
 
 const INTERRUPTED_BY_CRASH =
   'larkcode stopped unexpectedly during this run (crash or kill); it was not re-run.';
@@ -79,6 +88,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
   const scopes = new ScopeStore(paths.stateDir);
   const ledger = new DedupLedger(paths.stateDir);
+  const catalog = SessionCatalog.open(paths.stateDir, {
+    onCorrupt: (info) => logger.error(info, 'sessions.json was corrupt and was set aside'),
+  });
+  const aliases = WorkspaceAliases.open(paths.stateDir);
+  const grants = AccessList.open(paths.stateDir);
+  const audit = AuditLog.open(paths.stateDir, {
+    onError: (error) => logger.error({ err: error }, 'audit log'),
+  });
   const api = new FeishuApi(
     { appId: config.appId, appSecret: config.appSecret, domain: config.domain },
     logger,
@@ -183,7 +200,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   };
 
   const persistScope = (facts: ScopeFacts) => {
-    scopes.update(facts.scopeId, (record) => toRecord(record, facts, baseSettings, cardsByRun));
+    scopes.update(facts.scopeId, (record) =>
+      toRecord(record, facts, baseSettings, cardsByRun, (f) =>
+        fingerprintOf(f.scopeId, { ...baseSettings, workspace: f.workspace, sandbox: f.sandbox }),
+      ),
+    );
   };
   const replyTarget = (input: MessageInput): ReplyTarget => ({
     chatId: input.chat.chatId,
@@ -225,7 +246,38 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   // writes are then paced by the shared per-minute quota and merging saves CPU for nothing lost.
   const textMergeWindow = () => Math.min(250, Math.max(50, renderHub.activeRuns * 10));
   const scope = scopeMachine.provide({
-    actors: { runner: createRunnerLogic({ agent, now: Date.now, batchTextMs: textMergeWindow }) },
+    actors: {
+      runner: createRunnerLogic({
+        agent,
+        now: Date.now,
+        batchTextMs: textMergeWindow,
+        // Every thread goes into the catalog under the policy it runs with, for /sessions and resume.
+        onAgentEvent: (request, event) => {
+          if (event.type !== 'session') return;
+          const settings = {
+            ...baseSettings,
+            workspace: request.workspace,
+            sandbox: request.sandbox,
+            networkAccess: request.networkAccess,
+          };
+          catalog.record({
+            scopeId: request.scopeId,
+            cwd: request.workspace,
+            policyFingerprint: fingerprintOf(request.scopeId, settings),
+            threadId: event.sessionId,
+            at: Date.now(),
+            summary: request.prompt,
+          });
+          audit.record({
+            actor: 'larkcode',
+            scopeId: request.scopeId,
+            action: 'run.start',
+            decision: 'done',
+            detail: { runId: request.runId, threadId: event.sessionId, sandbox: request.sandbox },
+          });
+        },
+      }),
+    },
     actions: {
       persistScope: (_, facts) => persistScope(facts),
       // Deferred so one actor's action never runs another actor's transitions re-entrantly;
@@ -244,13 +296,27 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   supervisor.subscribe({ error: (error) => logger.error({ err: error }, 'supervisor crashed') });
   supervisor.start();
 
+  /**
+   * The session a scope resumes: its own if it was recorded under today's policy; else the one
+   * the catalog holds for exactly this policy; else none (a fresh thread). A changed profile
+   * (access, CODEX_HOME…) therefore never resumes a thread made under another policy.
+   */
+  const sessionFor = (scopeId: string, record: ScopeRecord | undefined, settings: ScopeSettings) => {
+    const fingerprint = fingerprintOf(scopeId, settings);
+    if (record?.sessionId && (!record.sessionFingerprint || record.sessionFingerprint === fingerprint)) {
+      return record.sessionId;
+    }
+    return catalog.find(scopeId, settings.workspace, fingerprint)?.threadId;
+  };
   const seedFor = (scopeId: string): ScopeSeed => {
     const record = scopes.get(scopeId);
+    const settings = settingsFor(record, baseSettings);
+    const sessionId = sessionFor(scopeId, record, settings);
     return {
       scopeId,
-      settings: settingsFor(record, baseSettings),
+      settings,
       runIdPrefix: `r${randomBytes(4).toString('hex')}`,
-      ...(record?.sessionId ? { sessionId: record.sessionId } : {}),
+      ...(sessionId ? { sessionId } : {}),
       ...(record?.pendingInputs.length ? { pendingInputs: record.pendingInputs } : {}),
       ...(record?.inflight ? { interruptedRun: record.inflight } : {}),
     };
@@ -269,9 +335,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     supervisor.send({ type: 'scope.restore', seed: seedFor(record.scopeId) });
   }
 
-  const policy = () => ({
+  const policy = (): AccessPolicy => ({
     ...(config.owner ? { owner: config.owner } : {}),
     allowlist: config.allowlist,
+    grants,
     requireMentionInGroups: config.groups.requireMention,
   });
   if (!config.owner && config.allowlist.length === 0) {
@@ -305,35 +372,36 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       case 'input': {
         const { input } = decision;
         const parsed = parseInput(input.text);
+        const role = roleOf(policy(), input.actorId, input.chat.chatId) ?? 'user';
         logger.info(
           { scopeId: input.scopeId, messageId: input.messageId, actorId: input.actorId, kind: parsed.kind },
           'message accepted',
         );
-        if (parsed.kind === 'text' || parsed.kind === 'steer' || (parsed.kind === 'new' && parsed.prompt)) {
-          reactions.acknowledge(input.messageId);
+        const runsAgent =
+          parsed.kind === 'text' || parsed.kind === 'steer' || (parsed.kind === 'new' && parsed.prompt);
+        if (
+          runsAgent &&
+          role !== 'owner' &&
+          scopeState(input.scopeId).settings.sandbox === 'danger-full-access'
+        ) {
+          // Full access is the owner's alone: nobody else starts a run in a chat set to it.
+          audit.record({
+            actor: input.actorId,
+            scopeId: input.scopeId,
+            action: 'run.start',
+            decision: 'denied',
+            reason: 'full access is owner-only',
+          });
+          await feishu.replyText(
+            decision.target,
+            'This chat runs with full access: only the owner can start runs here.',
+          );
+          return;
         }
-        switch (parsed.kind) {
-          case 'text':
-            return deliver(input, { type: 'input.message', input });
-          case 'stop':
-            return deliver(input, { type: 'control.stop', origin: input });
-          case 'steer':
-            return deliver(input, { type: 'control.steer', input: { ...input, text: parsed.text } });
-          case 'new':
-            deliver(input, { type: 'control.new', origin: input });
-            if (parsed.prompt)
-              deliver(input, { type: 'input.message', input: { ...input, text: parsed.prompt } });
-            return;
-          case 'timeout':
-            return deliver(input, {
-              type: 'control.timeout',
-              origin: input,
-              ...(parsed.seconds !== undefined ? { seconds: parsed.seconds } : {}),
-            });
-          case 'invalid':
-            await feishu.replyText(decision.target, parsed.reply);
-            return;
-        }
+        if (runsAgent) reactions.acknowledge(input.messageId);
+        if (parsed.kind === 'text') return deliver(input, { type: 'input.message', input });
+        await runCommand(parsed, { input, target: decision.target, role }, commandDeps);
+        return;
       }
     }
   };
@@ -352,6 +420,202 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     chatQueues.set(chatId, next);
   };
 
+  const scopeState = (scopeId: string): ScopeState => {
+    const live = scopeActor(scopeId)?.getSnapshot();
+    if (live && live.status === 'active') {
+      const { context } = live;
+      return {
+        settings: context.settings,
+        ...(context.sessionId ? { sessionId: context.sessionId } : {}),
+        ...(context.activeRun ? { activeRunId: context.activeRun.runId } : {}),
+        running: context.activeRun !== undefined,
+        pending: context.pendingInputs.length,
+      };
+    }
+    const seed = seedFor(scopeId);
+    return {
+      settings: seed.settings,
+      ...(seed.sessionId ? { sessionId: seed.sessionId } : {}),
+      running: false,
+      pending: seed.pendingInputs?.length ?? 0,
+    };
+  };
+  const signAction = (fields: Omit<CallbackFields, 'policyFingerprint'>) => ({
+    ...signCallback(
+      { ...fields, policyFingerprint: fingerprintOf(fields.scopeId, scopeState(fields.scopeId).settings) },
+      { keys: callbackKeys, ttlMs: 24 * 3_600_000 },
+    ),
+  });
+  const commandDeps: CommandDeps = {
+    feishu,
+    logger,
+    audit: (record) => audit.record(record),
+    agentName: agent.name,
+    ...(modelName(config) ? { model: modelName(config) } : {}),
+    ...(config.owner ? { owner: config.owner } : {}),
+    maxAccess: config.permissions.maxAccess,
+    deliver,
+    scopeState,
+    defaultSettings: () => baseSettings,
+    fingerprint: (scopeId, settings) => fingerprintOf(scopeId, { ...baseSettings, ...settings }),
+    resolveWorkspace: (path, base) =>
+      resolveWorkspace(path, {
+        base,
+        ...(config.permissions.allowedRoots.length ? { allowedRoots: config.permissions.allowedRoots } : {}),
+      }),
+    catalog,
+    aliases,
+    grants,
+    signAction,
+    connectionState: () => gateway.connectionState(),
+    runningScopes: () =>
+      [...supervisor.getSnapshot().context.liveScopes].flatMap((scopeId) => {
+        const run = scopeActor(scopeId)?.getSnapshot().context.activeRun;
+        return run
+          ? [{ scopeId, runId: run.runId, ...(run.startedAt ? { startedAt: run.startedAt } : {}) }]
+          : [];
+      }),
+    doctor: async () => doctorChecks(),
+    exit: () => options.onExit?.(),
+    reconnect: () => gateway.reconnect(),
+    now: Date.now,
+  };
+
+  /** A confirmed choice from a card (resume a session, change the workspace). */
+  const applyCardChoice = (token: CallbackToken, operator: string): CardActionAnswer => {
+    const state = scopeState(token.scopeId);
+    if (state.running)
+      return {
+        toast: { type: 'warning', content: 'A run is going: wait for it or /stop it, then try again.' },
+      };
+    const configure = (settings: ScopeSettings, sessionId: string | undefined, note: string) => {
+      supervisor.send({
+        type: 'scope.deliver',
+        scopeId: token.scopeId,
+        event: { type: 'scope.configure', settings, ...(sessionId ? { sessionId } : {}), note },
+        seed: seedFor(token.scopeId),
+      });
+      void feishu
+        .sendText(token.chatId, note)
+        .catch((error) => logger.warn({ err: error }, 'notice not sent'));
+    };
+    if (token.action === 'resume' && token.arg) {
+      const entry = catalog.byThread(token.scopeId, token.arg);
+      const settings = entry ? { ...state.settings, workspace: entry.cwd } : undefined;
+      if (!entry || !settings || fingerprintOf(token.scopeId, settings) !== entry.policyFingerprint) {
+        audit.record({
+          actor: operator,
+          scopeId: token.scopeId,
+          action: 'card.resume',
+          decision: 'denied',
+          reason: 'session not resumable under this policy',
+        });
+        return {
+          toast: {
+            type: 'error',
+            content: 'That session cannot be resumed under this chat’s current policy.',
+          },
+        };
+      }
+      audit.record({
+        actor: operator,
+        scopeId: token.scopeId,
+        action: 'card.resume',
+        decision: 'done',
+        detail: { threadId: entry.threadId },
+      });
+      configure(
+        settings,
+        entry.threadId,
+        `Continuing session "${entry.summary ?? entry.threadId}" in ${entry.cwd}.`,
+      );
+      return { toast: { type: 'success', content: 'Session resumed: your next message continues it.' } };
+    }
+    if (token.action === 'cd' && token.arg) {
+      const [mode, ...rest] = token.arg.split('|');
+      const role = roleOf(policy(), operator, token.chatId);
+      if (!role || !isAdmin(role) || !accessAllowed(role, mode as AccessMode, config.permissions.maxAccess)) {
+        audit.record({
+          actor: operator,
+          scopeId: token.scopeId,
+          action: 'card.cd',
+          decision: 'denied',
+          reason: `${mode} access not allowed for ${role ?? 'stranger'}`,
+        });
+        return { toast: { type: 'error', content: `You may not set ${mode} access.` } };
+      }
+      let path: string;
+      try {
+        path = commandDeps.resolveWorkspace(rest.join('|'), state.settings.workspace);
+      } catch (error) {
+        return { toast: { type: 'error', content: error instanceof Error ? error.message : String(error) } };
+      }
+      const settings = {
+        ...state.settings,
+        workspace: path,
+        sandbox: SANDBOX_FOR_ACCESS[mode as AccessMode],
+      };
+      const session = catalog.find(token.scopeId, path, fingerprintOf(token.scopeId, settings));
+      audit.record({
+        actor: operator,
+        scopeId: token.scopeId,
+        action: 'policy.change',
+        decision: 'done',
+        detail: { workspace: path, sandbox: settings.sandbox },
+      });
+      configure(
+        settings,
+        session?.threadId,
+        `Workspace is now ${path} with ${mode} access${session ? '; continuing the session last used there.' : '; the next message starts a new Codex session.'}`,
+      );
+      return { toast: { type: 'success', content: `Workspace set to ${path}.` } };
+    }
+    return {
+      toast: { type: 'error', content: 'This button is not one larkcode can act on. Nothing was done.' },
+    };
+  };
+
+  const doctorChecks = async () => {
+    const checks: { name: string; ok: boolean; detail: string }[] = [];
+    try {
+      const identity = await api.botIdentity();
+      checks.push({ name: 'Feishu credentials and bot', ok: true, detail: `bot ${identity.name}` });
+    } catch (error) {
+      checks.push({
+        name: 'Feishu credentials and bot',
+        ok: false,
+        detail: error instanceof Error ? error.message : String(error),
+      });
+    }
+    checks.push({
+      name: 'Long connection',
+      ok: gateway.connectionState() === 'connected',
+      detail: gateway.connectionState(),
+    });
+    try {
+      validateWorkspace(config.workspace);
+      checks.push({ name: 'Workspace', ok: true, detail: workspace });
+    } catch (error) {
+      checks.push({
+        name: 'Workspace',
+        ok: false,
+        detail: error instanceof Error ? error.message : String(error),
+      });
+    }
+    try {
+      accessSync(paths.stateDir, constants.W_OK);
+      checks.push({ name: 'State directory', ok: true, detail: `${paths.stateDir} is writable` });
+    } catch {
+      checks.push({
+        name: 'State directory',
+        ok: false,
+        detail: `${paths.stateDir} is not writable: fix its permissions`,
+      });
+    }
+    checks.push({ name: 'Agent', ok: true, detail: agent.name });
+    return checks;
+  };
+
   const gateway = new FeishuGateway({
     appId: config.appId,
     appSecret: config.appSecret,
@@ -364,12 +628,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     keys: callbackKeys,
     logger,
     now: Date.now,
-    isAdmin: (openId) => openId === config.owner,
+    isAdmin: (openId) => openId === config.owner || grants.roleOf(openId) === 'admin',
     firstUseOfNonce: (nonce) => ledger.firstSighting([`nonce:${nonce}`]),
-    currentPolicyFingerprint: (scopeId) =>
-      fingerprintOf(scopeId, settingsFor(scopes.get(scopeId), baseSettings)),
+    currentPolicyFingerprint: (scopeId) => fingerprintOf(scopeId, scopeState(scopeId).settings),
     activeRunId: (scopeId) => scopeActor(scopeId)?.getSnapshot().context.activeRun?.runId,
     stopRun: (scopeId) => scopeActor(scopeId)?.send({ type: 'control.stop' }),
+    audit: (record) => audit.record(record),
+    configure: (token, operator) => applyCardChoice(token, operator),
   });
 
   await gateway.start({ onMessageEvent, onCardAction });
@@ -388,6 +653,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         supervisor.send({ type: 'daemon.shutdown', at: Date.now() });
         await renderHub.settle(Math.max(0, deadline - Date.now()));
         await effects.settle(Math.max(0, deadline - Date.now()));
+        await audit.flush().catch(() => {});
         await Promise.race([reactions.settled(), sleep(Math.max(0, deadline - Date.now()))]);
         renderHub.stopAll();
         // No supervisor.stop(): every scope already reached its final state on daemon.shutdown
@@ -403,8 +669,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 }
 
 function settingsFor(record: ScopeRecord | undefined, base: ScopeSettings): ScopeSettings {
-  const idleTimeoutSec = record?.settings.idleTimeoutSec;
-  return idleTimeoutSec ? { ...base, idleTimeoutMs: idleTimeoutSec * 1000 } : base;
+  const overrides = record?.settings;
+  if (!overrides) return base;
+  return {
+    ...base,
+    ...(overrides.idleTimeoutSec ? { idleTimeoutMs: overrides.idleTimeoutSec * 1000 } : {}),
+    ...(overrides.workspace ? { workspace: overrides.workspace } : {}),
+    ...(overrides.sandbox ? { sandbox: overrides.sandbox } : {}),
+  };
 }
 
 /** Merge a scope's current facts into its stored record. */
@@ -413,17 +685,28 @@ function toRecord(
   facts: ScopeFacts,
   base: ScopeSettings,
   cardsByRun: Map<string, RunCardHandle>,
+  fingerprint: (facts: ScopeFacts) => string,
 ): ScopeRecord {
-  const { idleTimeoutSec: _previous, ...otherSettings } = record.settings;
-  const settings =
-    facts.idleTimeoutMs === base.idleTimeoutMs
-      ? otherSettings
-      : { ...otherSettings, idleTimeoutSec: Math.round(facts.idleTimeoutMs / 1000) };
+  const { idleTimeoutSec: _t, workspace: _w, sandbox: _s, ...otherSettings } = record.settings;
+  // Only what differs from the profile is stored, so a changed profile still reaches the chat.
+  const settings = {
+    ...otherSettings,
+    ...(facts.idleTimeoutMs === base.idleTimeoutMs
+      ? {}
+      : { idleTimeoutSec: Math.round(facts.idleTimeoutMs / 1000) }),
+    ...(facts.workspace === base.workspace ? {} : { workspace: facts.workspace }),
+    ...(facts.sandbox === base.sandbox ? {} : { sandbox: facts.sandbox }),
+  };
   const card = facts.inflight ? cardsByRun.get(facts.inflight.runId) : undefined;
-  const { sessionId: _oldSession, inflight: _oldInflight, ...rest } = record;
+  const {
+    sessionId: _oldSession,
+    sessionFingerprint: _oldFingerprint,
+    inflight: _oldInflight,
+    ...rest
+  } = record;
   return {
     ...rest,
-    ...(facts.sessionId ? { sessionId: facts.sessionId } : {}),
+    ...(facts.sessionId ? { sessionId: facts.sessionId, sessionFingerprint: fingerprint(facts) } : {}),
     settings,
     pendingInputs: facts.pendingInputs,
     ...(facts.inflight ? { inflight: { ...facts.inflight, ...(card ? cardFields(card) : {}) } } : {}),

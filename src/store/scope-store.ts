@@ -9,6 +9,10 @@ import { DeferredSync } from './deferred-sync.js';
 export interface ScopeSettingsOverrides {
   idleTimeoutSec?: number;
   debounceMs?: number;
+  /** Set by /cd, /ws use, /switch; absent: the profile's workspace. */
+  workspace?: string;
+  /** Codex sandbox chosen for this chat; absent: the profile's default access. */
+  sandbox?: 'read-only' | 'workspace-write' | 'danger-full-access';
 }
 
 export interface InflightRun {
@@ -24,6 +28,8 @@ export interface InflightRun {
 export interface ScopeRecord {
   scopeId: string;
   sessionId?: string;
+  /** The policy fingerprint the session was recorded under: a different policy never resumes it. */
+  sessionFingerprint?: string;
   settings: ScopeSettingsOverrides;
   /** Accepted messages not yet given to a run, arrival order. */
   pendingInputs: MessageInput[];
@@ -272,6 +278,7 @@ function serialize(record: ScopeRecord): string {
   return JSON.stringify({
     scopeId: record.scopeId,
     sessionId: record.sessionId,
+    sessionFingerprint: record.sessionFingerprint,
     settings: record.settings,
     pendingInputs: record.pendingInputs,
     inflight: record.inflight,

@@ -146,7 +146,16 @@ export class SessionCatalog {
       if (entry.summary === undefined && summary !== undefined) setSummary(entry, summary);
       list[index] = entry;
     } else {
-      entry = { key, scopeId, cwd, policyFingerprint, threadId, createdAt: at, lastUsedAt: at, status: 'active' };
+      entry = {
+        key,
+        scopeId,
+        cwd,
+        policyFingerprint,
+        threadId,
+        createdAt: at,
+        lastUsedAt: at,
+        status: 'active',
+      };
       if (summary !== undefined) setSummary(entry, summary);
       list.push(entry);
     }
@@ -171,7 +180,10 @@ export class SessionCatalog {
       .get(scopeId)
       ?.find(
         (e) =>
-          e.status === 'active' && e.key === key && e.cwd === cwd && e.policyFingerprint === policyFingerprint,
+          e.status === 'active' &&
+          e.key === key &&
+          e.cwd === cwd &&
+          e.policyFingerprint === policyFingerprint,
       );
     return hit && { ...hit };
   }

@@ -1,0 +1,180 @@
+/**
+ * kill -9 at random moments while a child process changes the session catalog, the workspace
+ * aliases and the access list; after each kill every file parses (zod) and holds every change the
+ * child acknowledged.
+ *
+ * The parent replays each acknowledged operation on a shadow set of stores in another directory.
+ * The change in flight when the kill landed (`do` printed, no `ack`) may or may not have reached
+ * the disk, so the disk must equal the shadow either before or after that one change — never
+ * anything else (a lost acknowledged change, a half-applied one, or an unparseable file).
+ *
+ * As with torture.test.ts, SIGKILL loses the process, not the page cache: this proves the write
+ * protocol (temp + rename, memory committed only after the write), not fsync itself.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { z } from 'zod';
+import { afterAll, describe, expect, it } from 'vitest';
+import { accessFileSchema } from '../../src/store/access-list.js';
+import { sessionsFileSchema } from '../../src/store/session-catalog.js';
+import { workspacesFileSchema } from '../../src/store/workspace-aliases.js';
+import {
+  applyOp,
+  openStores,
+  type StoreOp,
+  type Stores,
+  snapshot,
+  WORKSPACE_DIRS,
+} from './stores-torture-ops.js';
+
+const ITERATIONS = 15;
+const WRITER = join(import.meta.dirname, 'stores-torture-writer.ts');
+
+interface Run {
+  acked: StoreOp[];
+  /** Started (`do` printed) but not acknowledged when the kill landed. */
+  inFlight: StoreOp | undefined;
+}
+
+/** Start the writer; once it is ready, SIGKILL it after `killAfterMs`. Only complete lines count. */
+function runAndKill(stateDir: string, root: string, seqBase: number, killAfterMs: number): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', WRITER, stateDir, root, String(seqBase)], {
+      cwd: join(import.meta.dirname, '../..'),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    let timer: NodeJS.Timeout | undefined;
+    const watchdog = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      if (timer === undefined && out.includes('ready\n')) {
+        timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      err += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(watchdog);
+      if (timer) clearTimeout(timer);
+      if (signal !== 'SIGKILL' || !out.includes('ready\n')) {
+        reject(new Error(`writer exited on its own (code ${code}, ${signal}): ${err || out.slice(-500)}`));
+        return;
+      }
+      const lines = out.slice(0, out.lastIndexOf('\n') + 1).split('\n');
+      const acked: StoreOp[] = [];
+      let inFlight: StoreOp | undefined;
+      for (const line of lines) {
+        if (line.startsWith('do ')) {
+          if (inFlight) return reject(new Error(`two changes without an ack: ${line}`));
+          inFlight = JSON.parse(line.slice(3)) as StoreOp;
+        } else if (line === 'ack') {
+          if (!inFlight) return reject(new Error('ack without a change'));
+          acked.push(inFlight);
+          inFlight = undefined;
+        }
+      }
+      resolve({ acked, inFlight });
+    });
+  });
+}
+
+/** Each file on disk, parsed by its store's schema (a missing file is fine: nothing written yet). */
+function expectFilesParse(stateDir: string): void {
+  const files: [string, z.ZodType][] = [
+    ['sessions.json', sessionsFileSchema],
+    ['workspaces.json', workspacesFileSchema],
+    ['access.json', accessFileSchema],
+  ];
+  const present = readdirSync(stateDir);
+  expect(present.filter((f) => f.endsWith('.corrupt'))).toEqual([]);
+  for (const [name, schema] of files) {
+    if (!present.includes(name)) continue;
+    const parsed = schema.safeParse(JSON.parse(readFileSync(join(stateDir, name), 'utf8')));
+    expect(parsed.success, `${name}: ${parsed.error?.message}`).toBe(true);
+  }
+}
+
+/** Independent of the shadow: the effect of the last acknowledged change is visible. */
+function expectEffect(stores: Stores, op: StoreOp, outcome: string, root: string): void {
+  switch (op.op) {
+    case 'session.record':
+      expect(stores.catalog.byThread(op.scopeId, op.threadId)).toMatchObject({
+        cwd: op.cwd,
+        policyFingerprint: op.policyFingerprint,
+        lastUsedAt: op.at,
+        status: 'active',
+      });
+      break;
+    case 'session.archive':
+      if (outcome === 'true') expect(stores.catalog.byThread(op.scopeId, op.threadId)?.status).toBe('archived');
+      break;
+    case 'alias.add':
+      if (!outcome.startsWith('refused')) expect(stores.aliases.get(op.alias)).toBe(join(root, op.dir));
+      break;
+    case 'alias.remove':
+      expect(stores.aliases.get(op.alias)).toBeUndefined();
+      break;
+    case 'access.add':
+      if (op.kind === 'group') expect(stores.access.isGroupAllowed(op.id)).toBe(true);
+      else if (op.kind === 'admin') expect(stores.access.roleOf(op.id)).toBe('admin');
+      else expect(stores.access.roleOf(op.id)).toBeDefined();
+      break;
+    case 'access.remove': {
+      const list = stores.access.list()[`${op.kind}s` as 'admins' | 'users' | 'groups'];
+      expect(list.some((g) => g.id === op.id)).toBe(false);
+      break;
+    }
+  }
+}
+
+describe('kill -9 torture: session catalog, workspace aliases, access list', () => {
+  const base = realpathSync(mkdtempSync(join(tmpdir(), 'larkcode-stores-torture-')));
+  afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+  it(`keeps every acknowledged change across ${ITERATIONS} SIGKILLs`, { timeout: 30_000 }, async () => {
+    const stateDir = join(base, 'state');
+    const root = join(base, 'workspaces');
+    for (const dir of WORKSPACE_DIRS) mkdirSync(join(root, dir), { recursive: true });
+    const shadow = openStores(join(base, 'shadow'));
+    let acks = 0;
+    let inFlightLanded = 0;
+    const started = performance.now();
+
+    for (let iteration = 0; iteration < ITERATIONS; iteration++) {
+      const killAfter = 10 + Math.floor(Math.random() * 140);
+      const { acked, inFlight } = await runAndKill(stateDir, root, (iteration + 1) * 1_000_000, killAfter);
+      let lastOutcome = '';
+      for (const op of acked) lastOutcome = applyOp(shadow, op, root);
+      acks += acked.length;
+
+      expectFilesParse(stateDir);
+      const disk = openStores(stateDir); // as at boot: every file through its schema
+      const expected = snapshot(shadow);
+      const actual = snapshot(disk);
+      if (inFlight && JSON.stringify(actual) !== JSON.stringify(expected)) {
+        // The change in flight reached the disk before the kill: then it must be exactly that change.
+        applyOp(shadow, inFlight, root);
+        inFlightLanded++;
+        expect(actual, `after kill ${iteration}, with ${JSON.stringify(inFlight)}`).toEqual(snapshot(shadow));
+      } else {
+        expect(actual, `after kill ${iteration}`).toEqual(expected);
+        const last = acked.at(-1);
+        if (last) expectEffect(disk, last, lastOutcome, root);
+      }
+    }
+
+    const seconds = (performance.now() - started) / 1000;
+    console.log(
+      `stores torture: ${ITERATIONS} kills in ${seconds.toFixed(1)} s; ${acks} acknowledged changes; ` +
+        `the change in flight had landed ${inFlightLanded} time(s)`,
+    );
+    expect(acks).toBeGreaterThan(ITERATIONS); // the writer really got work done
+    expect(snapshot(shadow).sessions['chat:oc_big']!.length).toBeGreaterThan(0);
+  });
+});
