@@ -1,0 +1,221 @@
+import { mkdirSync, mkdtempSync, realpathSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readAuditFileSync } from '../../src/audit/audit-log.js';
+import { FINAL_HEADER } from '../support/cards.js';
+import {
+  DEFAULT_USER_OPEN_ID,
+  type FeishuEmulator,
+  startFeishuEmulator,
+  waitFor,
+} from '../support/feishu-emulator/index.js';
+import { type InProcessLarkcode, startLarkcode } from '../support/larkcode-harness.js';
+import { ScriptedAgent } from '../support/scripted-agent.js';
+
+const MEMBER = 'ou_member000000000000000000000001';
+const NEWCOMER = 'ou_newcomer0000000000000000000001';
+
+/** The command surface end to end: real node-sdk, emulator, scripted agent. */
+describe('commands and who may use them', () => {
+  let emulator: FeishuEmulator;
+  let larkcode: InProcessLarkcode;
+  let agent: ScriptedAgent;
+  let projects: string;
+  const threads = new Map<unknown, string>();
+
+  beforeAll(async () => {
+    emulator = await startFeishuEmulator();
+    agent = new ScriptedAgent();
+    projects = realpathSync(mkdtempSync(join(tmpdir(), 'larkcode-projects-')));
+    mkdirSync(join(projects, 'api'));
+    mkdirSync(join(projects, 'web'));
+    larkcode = await startLarkcode({
+      emulator,
+      agent,
+      config: { allowlist: [MEMBER], runs: { debounceMs: 20 } },
+    });
+  });
+  afterAll(async () => {
+    await larkcode?.stop();
+    await emulator?.close();
+  });
+
+  const send = async (chatId: string, text: string, from = DEFAULT_USER_OPEN_ID, extra = {}) =>
+    emulator.pushMessage({ chatId, text, senderOpenId: from, ...extra });
+  const answerTo = (chatId: string, messageId: string) =>
+    waitFor(() => emulator.view(chatId).find((m) => m.from === 'bot' && m.parentId === messageId), {
+      timeoutMs: 5000,
+    });
+  const audit = () => readAuditFileSync(join(larkcode.home, 'state', 'audit.jsonl')).records;
+  const finishRun = async (chatId: string, messageId: string, text = 'ok') => {
+    await waitFor(() => agent.live().length > 0, { timeoutMs: 5000 });
+    const run = agent.current;
+    const threadId = run.request.sessionId ?? `thread-${agent.runs.length}`;
+    threads.set(run, threadId);
+    run.push({ type: 'session', sessionId: threadId });
+    run.push({ type: 'text', itemId: 'm', text, mode: 'whole' });
+    run.finish();
+    await waitFor(
+      () =>
+        emulator
+          .view(chatId)
+          .find((m) => m.from === 'bot' && m.parentId === messageId && FINAL_HEADER.test(m.text)),
+      { timeoutMs: 5000 },
+    );
+    return run;
+  };
+
+  it('/help shows each person only what they may use', async () => {
+    const { chatId } = emulator.createChat({ mode: 'p2p' });
+    const owner = await send(chatId, '/help');
+    expect((await answerTo(chatId, owner.messageId)).text).toMatch(/Admin[\s\S]*\/invite/);
+    const member = await send(chatId, '/help', MEMBER);
+    const text = (await answerTo(chatId, member.messageId)).text;
+    expect(text).toContain('/status');
+    expect(text).not.toContain('/invite');
+    expect(text).toContain('for admins only');
+  });
+
+  it('refuses an admin command to a member, and the audit says why', async () => {
+    const { chatId } = emulator.createChat({ mode: 'p2p' });
+    const sent = await send(chatId, `/cd ${projects}/api`, MEMBER);
+    expect((await answerTo(chatId, sent.messageId)).text).toContain('/cd is for admins');
+    await waitFor(
+      () => audit().find((r) => r.actor === MEMBER && r.action === 'command./cd' && r.decision === 'denied'),
+      { timeoutMs: 3000 },
+    );
+  });
+
+  it('/cd asks to confirm; confirming with another access starts a new session and says so', async () => {
+    const { chatId } = emulator.createChat({ mode: 'p2p' });
+    const first = await send(chatId, 'hello');
+    const firstRun = await finishRun(chatId, first.messageId);
+    expect(firstRun.request.sandbox).toBe('workspace-write');
+
+    const cd = await send(chatId, `/cd ${projects}/api/`);
+    const card = await answerTo(chatId, cd.messageId);
+    expect(card.text).toContain(`${projects}/api`);
+    const stored = emulator.messages(chatId).find((m) => m.messageId === card.messageId)!;
+    const buttons = JSON.parse(stored.content).body.elements.filter(
+      (e: { tag: string }) => e.tag === 'button',
+    );
+    const readOnly = buttons.find((b: { text: { content: string } }) => b.text.content.includes('read-only'));
+    expect(readOnly).toBeDefined();
+    const clicked = await emulator.pushCardAction({
+      messageId: card.messageId,
+      value: readOnly.behaviors[0].value,
+      operatorOpenId: DEFAULT_USER_OPEN_ID,
+    });
+    expect(JSON.stringify(clicked.acks)).toContain('Workspace set to');
+    await waitFor(
+      () =>
+        emulator
+          .view(chatId)
+          .find((m) => m.from === 'bot' && /next message starts a new Codex session/.test(m.text)),
+      {
+        timeoutMs: 3000,
+      },
+    );
+
+    const second = await send(chatId, 'and now?');
+    const secondRun = await finishRun(chatId, second.messageId);
+    expect(secondRun.request.workspace).toBe(`${projects}/api`);
+    expect(secondRun.request.sandbox).toBe('read-only');
+    expect(secondRun.request.sessionId, 'a changed policy never resumes the old thread').toBeUndefined();
+    // The same button again: refused.
+    const again = await emulator.pushCardAction({
+      messageId: card.messageId,
+      value: readOnly.behaviors[0].value,
+    });
+    expect(JSON.stringify(again.acks)).toMatch(/already used|changed since/);
+  });
+
+  it('/ws adds, lists, uses and removes named workspaces; bad paths are refused', async () => {
+    const { chatId } = emulator.createChat({ mode: 'p2p' });
+    const add = await send(chatId, `/ws add web ${projects}/web`);
+    expect((await answerTo(chatId, add.messageId)).text).toContain('Added workspace web');
+    const bad = await send(chatId, '/ws add etc /etc');
+    expect((await answerTo(chatId, bad.messageId)).text).toMatch(/system directory|refus|not allowed/i);
+    const list = await send(chatId, '/ws');
+    expect((await answerTo(chatId, list.messageId)).text).toContain(`web → ${projects}/web`);
+    const use = await send(chatId, '/ws use web');
+    expect((await answerTo(chatId, use.messageId)).text).toContain(`Workspace is now ${projects}/web`);
+    const run = await send(chatId, 'build it');
+    expect((await finishRun(chatId, run.messageId)).request.workspace).toBe(`${projects}/web`);
+    const rm = await send(chatId, '/ws rm web');
+    expect((await answerTo(chatId, rm.messageId)).text).toContain('Removed workspace web');
+  });
+
+  it('/sessions lists this chat’s sessions and /switch continues one', async () => {
+    const { chatId } = emulator.createChat({ mode: 'p2p' });
+    const one = await send(chatId, 'first topic');
+    const firstRun = await finishRun(chatId, one.messageId);
+    const fresh = await send(chatId, '/new second topic');
+    const secondRun = await finishRun(chatId, fresh.messageId);
+    expect(secondRun.request.sessionId).toBeUndefined();
+    const list = await send(chatId, '/sessions');
+    const listed = (await answerTo(chatId, list.messageId)).text;
+    expect(listed).toContain('first topic');
+    expect(listed).toContain('second topic');
+    const switched = await send(chatId, '/switch 2');
+    expect((await answerTo(chatId, switched.messageId)).text).toContain('Continuing session "first topic"');
+    const next = await send(chatId, 'back to the first');
+    const resumed = await finishRun(chatId, next.messageId);
+    expect(resumed.request.sessionId).toBe(threads.get(firstRun));
+    expect(threads.get(firstRun)).not.toBe(threads.get(secondRun));
+    const bad = await send(chatId, '/switch 9');
+    expect((await answerTo(chatId, bad.messageId)).text).toContain('There is no session 9');
+  });
+
+  it('/status shows workspace, access, agent, session, run and queue, connection', async () => {
+    const { chatId } = emulator.createChat({ mode: 'p2p' });
+    const sent = await send(chatId, '/status');
+    const text = (await answerTo(chatId, sent.messageId)).text;
+    for (const part of ['Workspace:', 'Access:', 'Agent:', 'Session:', 'Run:', 'Connection to Feishu:']) {
+      expect(text).toContain(part);
+    }
+  });
+
+  it('/invite user lets someone in, /remove user takes it back; strangers get silence', async () => {
+    const { chatId } = emulator.createChat({ mode: 'p2p' });
+    const before = await send(chatId, 'can I?', NEWCOMER);
+    const invite = await send(chatId, '/invite user @_user_1', DEFAULT_USER_OPEN_ID, {
+      mentions: [{ openId: NEWCOMER, name: 'Newcomer' }],
+    });
+    expect((await answerTo(chatId, invite.messageId)).text).toContain('may now use the bot as user');
+    expect(
+      emulator.view(chatId).find((m) => m.from === 'bot' && m.parentId === before.messageId),
+    ).toBeUndefined();
+    const help = await send(chatId, '/help', NEWCOMER);
+    expect((await answerTo(chatId, help.messageId)).text).toContain('/status');
+    const remove = await send(chatId, '/remove user @_user_1', DEFAULT_USER_OPEN_ID, {
+      mentions: [{ openId: NEWCOMER, name: 'Newcomer' }],
+    });
+    expect((await answerTo(chatId, remove.messageId)).text).toContain('Removed user');
+    const after = await send(chatId, '/help', NEWCOMER);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(
+      emulator.view(chatId).find((m) => m.from === 'bot' && m.parentId === after.messageId),
+    ).toBeUndefined();
+    const member = await send(chatId, '/invite user @_user_1', MEMBER, {
+      mentions: [{ openId: NEWCOMER, name: 'x' }],
+    });
+    expect((await answerTo(chatId, member.messageId)).text).toContain('/invite is for admins');
+  });
+
+  it('an unknown /command goes to the agent as text; /ps lists runs; /doctor checks', async () => {
+    const { chatId } = emulator.createChat({ mode: 'p2p' });
+    const custom = await send(chatId, '/review the diff');
+    await waitFor(() => agent.live().length > 0, { timeoutMs: 5000 });
+    expect(agent.current.request.prompt).toContain('/review the diff');
+    const ps = await send(chatId, '/ps');
+    expect((await answerTo(chatId, ps.messageId)).text).toMatch(/1 run:\n• chat:/);
+    agent.current.finish();
+    await answerTo(chatId, custom.messageId);
+    const doctor = await send(chatId, '/doctor');
+    const text = (await answerTo(chatId, doctor.messageId)).text;
+    expect(text).toContain('✅ Feishu credentials and bot');
+    expect(text).toContain('State directory');
+  });
+});
