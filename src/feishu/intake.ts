@@ -62,7 +62,8 @@ export async function decideMessage(raw: RawMessageEvent, deps: IntakeDeps): Pro
   });
   const chatType = normalized.chatType === 'p2p' ? 'p2p' : 'group';
   const policy = deps.policy();
-  if (chatType === 'group' && policy.requireMentionInGroups && !normalized.mentionedBot) {
+  const mentionRequired = policy.requireMentionIn?.(message.chat_id) ?? policy.requireMentionInGroups;
+  if (chatType === 'group' && mentionRequired && !normalized.mentionedBot) {
     return { action: 'drop', reason: 'not_mentioned', messageId: message.message_id };
   }
   if (!isAllowedSender(policy, senderId, message.chat_id)) {

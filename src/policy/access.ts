@@ -15,6 +15,8 @@ export interface AccessPolicy {
   allowlist: readonly string[];
   grants?: RuntimeGrants;
   requireMentionInGroups: boolean;
+  /** Per group chat (a /config choice); falls back to `requireMentionInGroups`. */
+  requireMentionIn?: (chatId: string) => boolean;
 }
 
 export function roleOf(policy: AccessPolicy, senderId: string, chatId: string): Role | undefined {

@@ -94,6 +94,7 @@ export function createCardActionHandler(deps: CardActionDeps) {
         return stop(operator, token);
       case 'resume':
       case 'cd':
+      case 'config':
         if (!deps.firstUseOfNonce(token.nonce))
           return deny(operator, token, 'replayed nonce', 'This button was already used.');
         return deps.configure(token, operator);

@@ -75,6 +75,17 @@ export interface CommandDeps {
   exit: () => void;
   reconnect: () => void;
   now: () => number;
+  /** The core settings /config shows and changes (config file, then changes made from chat). */
+  coreSettings: (chatId: string) => CoreSettings;
+}
+
+export interface CoreSettings {
+  debounceMs: number;
+  idleTimeoutSec: number;
+  showReasoning: boolean;
+  defaultAccess: AccessMode;
+  /** For this chat when it is a group (its own rule or the default). */
+  requireMention: boolean;
 }
 
 export interface CommandContext {
@@ -209,7 +220,7 @@ export async function runCommand(
       return deps.exit();
     case 'config':
       audit('allowed');
-      return reply(configText(deps));
+      return replyCard(configCard(input, role, deps));
   }
 
   function configure(settings: ScopeSettings, sessionId: string | undefined, note: string) {
@@ -481,10 +492,63 @@ export function helpText(role: Role): string {
   return `Anything else you send goes to the agent; a /command that is not listed here too.\n\n${sections.join('\n\n')}${footer}`;
 }
 
-function configText(deps: CommandDeps): string {
-  return [
-    'Settings of this larkcode (edit config.json to change them; interactive editing comes with the next release):',
-    `• maximum access: ${deps.maxAccess}`,
-    `• agent: ${deps.agentName}${deps.model ? ` · ${deps.model}` : ''}`,
-  ].join('\n');
+/** Choices /config offers, as `key=value` (the signed argument of each button). */
+export const CONFIG_CHOICES = {
+  debounceMs: ['500', '800', '2000'],
+  idleTimeoutSec: ['300', '600', '1800'],
+  showReasoning: ['true', 'false'],
+  defaultAccess: ['read-only', 'workspace', 'full'],
+  requireMention: ['true', 'false'],
+} as const;
+
+const CONFIG_LABELS: Record<keyof typeof CONFIG_CHOICES, { title: string; value: (v: string) => string }> = {
+  debounceMs: { title: 'Quiet window before a run', value: (v) => `${Number(v) / 1000} s` },
+  idleTimeoutSec: { title: 'Idle timeout', value: (v) => `${Number(v) / 60} min` },
+  showReasoning: { title: 'Reasoning on run cards', value: (v) => (v === 'true' ? 'show' : 'hide') },
+  defaultAccess: { title: 'Default access', value: (v) => v },
+  requireMention: {
+    title: 'In groups, answer only when mentioned',
+    value: (v) => (v === 'true' ? 'yes' : 'no'),
+  },
+};
+
+function configCard(input: MessageInput, role: Role, deps: CommandDeps): Card {
+  const current = deps.coreSettings(input.chat.chatId);
+  const elements: Card[] = [];
+  for (const key of Object.keys(CONFIG_CHOICES) as (keyof typeof CONFIG_CHOICES)[]) {
+    if (key === 'requireMention' && input.chat.chatType !== 'group') continue;
+    const label = CONFIG_LABELS[key];
+    const now = String(current[key]);
+    elements.push({
+      tag: 'markdown',
+      content: `**${label.title}:** ${label.value(now)}${key === 'requireMention' ? ' (this group)' : ''}`,
+    });
+    const buttons = CONFIG_CHOICES[key]
+      .filter((v) => key !== 'defaultAccess' || accessAllowed(role, v as AccessMode, deps.maxAccess))
+      .map((v) =>
+        button(
+          `${v === now ? '✓ ' : ''}${label.value(v)}`,
+          deps.signAction({
+            runId: '-',
+            scopeId: input.scopeId,
+            chatId: input.chat.chatId,
+            operatorOpenId: input.actorId,
+            action: 'config',
+            arg: `${key}=${v}`,
+          }),
+          v === now ? 'primary' : 'default',
+        ),
+      );
+    elements.push({
+      tag: 'column_set',
+      flex_mode: 'flow',
+      columns: buttons.map((b) => ({ tag: 'column', width: 'auto', elements: [b] })),
+    });
+  }
+  elements.push({
+    tag: 'markdown',
+    text_size: 'notation',
+    content: `Agent: ${deps.agentName}${deps.model ? ` · ${deps.model}` : ''} · maximum access: ${deps.maxAccess}. Changes apply to the next run in every chat and are kept across restarts.`,
+  });
+  return card('Settings', 'blue', elements);
 }

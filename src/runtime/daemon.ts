@@ -23,6 +23,7 @@ import { resolveSecret } from '../config/load.js';
 import type { LarkcodePaths } from '../config/paths.js';
 import type { AccessMode, LarkcodeConfig } from '../config/schema.js';
 import type { MessageInput } from '../core/bridge-input.js';
+import { LarkcodeError } from '../core/errors.js';
 import { sleep } from '../core/retry.js';
 import { FeishuApi } from '../feishu/api.js';
 import { FeishuGateway } from '../feishu/gateway.js';
@@ -37,12 +38,14 @@ import type { CallbackFields, CallbackToken } from '../security/callback-token.j
 import { signCallback } from '../security/callback-token.js';
 import { AccessList } from '../store/access-list.js';
 import { DedupLedger } from '../store/dedup-ledger.js';
+import { RuntimeSettingsStore } from '../store/runtime-settings.js';
 import { type ScopeRecord, ScopeStore } from '../store/scope-store.js';
 import { SessionCatalog } from '../store/session-catalog.js';
 import { WorkspaceAliases } from '../store/workspace-aliases.js';
 import { type CardActionAnswer, createCardActionHandler } from './card-actions.js';
 import { createCardSink, type RunCardHandle } from './card-sink.js';
 import {
+  ACCESS_FOR_SANDBOX,
   accessAllowed,
   type CommandDeps,
   runCommand,
@@ -105,16 +108,27 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const agent = options.agent ?? createCodexRunner(config, paths, env, logger);
   const effects = new EffectTracker(logger);
 
-  const baseSettings: ScopeSettings = {
-    workspace,
-    sandbox: SANDBOX_FOR_ACCESS[config.permissions.defaultAccess],
-    networkAccess: config.permissions.networkAccess,
-    debounceMs: config.runs.debounceMs,
-    idleTimeoutMs: config.runs.idleTimeoutSec * 1000,
-    runCapMs: config.runs.maxRunMinutes * 60_000,
-    stopGraceMs: 10_000,
-    evictAfterMs: 30 * 60_000,
+  const runtimeSettings = RuntimeSettingsStore.open(paths.stateDir);
+  // What a chat gets with no overrides: config.json, then what /config changed.
+  const profileSettings = (): ScopeSettings => {
+    const changed = runtimeSettings.get();
+    return {
+      workspace,
+      sandbox: SANDBOX_FOR_ACCESS[changed.defaultAccess ?? config.permissions.defaultAccess],
+      networkAccess: config.permissions.networkAccess,
+      debounceMs: changed.debounceMs ?? config.runs.debounceMs,
+      idleTimeoutMs: (changed.idleTimeoutSec ?? config.runs.idleTimeoutSec) * 1000,
+      runCapMs: config.runs.maxRunMinutes * 60_000,
+      stopGraceMs: 10_000,
+      evictAfterMs: 30 * 60_000,
+    };
   };
+  let baseSettings = profileSettings();
+  const showReasoning = () => runtimeSettings.get().showReasoning ?? config.cards.showReasoning;
+  const requireMention = (chatId: string) =>
+    runtimeSettings.get().groups?.[chatId]?.requireMention ??
+    runtimeSettings.get().requireMention ??
+    config.groups.requireMention;
 
   const codexHome = config.codex.home ?? paths.defaultCodexHome;
   const callbackKeys = CallbackKeyStore.open(paths.stateDir);
@@ -144,7 +158,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     logger,
     agentName: agent.name,
     ...(modelName(config) ? { model: modelName(config) } : {}),
-    showReasoning: config.cards.showReasoning,
+    get showReasoning() {
+      return showReasoning();
+    },
     now: Date.now,
     ...(options.cardStreamingRefreshMs ? { streamingRefreshMs: options.cardStreamingRefreshMs } : {}),
     stopActionFor: (view) => {
@@ -340,6 +356,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     allowlist: config.allowlist,
     grants,
     requireMentionInGroups: config.groups.requireMention,
+    requireMentionIn: requireMention,
   });
   if (!config.owner && config.allowlist.length === 0) {
     logger.warn('no owner and an empty allowlist: every message will be ignored');
@@ -479,6 +496,63 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     exit: () => options.onExit?.(),
     reconnect: () => gateway.reconnect(),
     now: Date.now,
+    coreSettings: (chatId) => ({
+      debounceMs: baseSettings.debounceMs,
+      idleTimeoutSec: Math.round(baseSettings.idleTimeoutMs / 1000),
+      showReasoning: showReasoning(),
+      defaultAccess: ACCESS_FOR_SANDBOX[baseSettings.sandbox],
+      requireMention: requireMention(chatId),
+    }),
+  };
+
+  /** A /config choice: stored, then given to every chat that is not busy (busy ones at restore). */
+  const applyConfigChoice = (token: CallbackToken, operator: string): CardActionAnswer => {
+    const [key, value] = (token.arg ?? '').split('=');
+    const role = roleOf(policy(), operator, token.chatId);
+    if (!role || !isAdmin(role)) return { toast: { type: 'error', content: 'Only admins change settings.' } };
+    if (key === 'defaultAccess' && !accessAllowed(role, value as AccessMode, config.permissions.maxAccess)) {
+      return { toast: { type: 'error', content: `You may not make ${value} the default access.` } };
+    }
+    try {
+      runtimeSettings.update((current) => {
+        switch (key) {
+          case 'debounceMs':
+          case 'idleTimeoutSec':
+            return { ...current, [key]: Number(value) };
+          case 'showReasoning':
+            return { ...current, showReasoning: value === 'true' };
+          case 'defaultAccess':
+            return { ...current, defaultAccess: value as AccessMode };
+          case 'requireMention':
+            return {
+              ...current,
+              groups: { ...current.groups, [token.chatId]: { requireMention: value === 'true' } },
+            };
+          default:
+            throw new LarkcodeError('config', `unknown setting ${key}`);
+        }
+      });
+    } catch (error) {
+      return { toast: { type: 'error', content: error instanceof Error ? error.message : String(error) } };
+    }
+    baseSettings = profileSettings();
+    for (const scopeId of supervisor.getSnapshot().context.liveScopes) {
+      const seed = seedFor(scopeId);
+      scopeActor(scopeId)?.send({
+        type: 'scope.configure',
+        settings: seed.settings,
+        ...(seed.sessionId ? { sessionId: seed.sessionId } : {}),
+        note: 'Settings changed.',
+      });
+    }
+    audit.record({
+      actor: operator,
+      scopeId: token.scopeId,
+      action: 'policy.change',
+      decision: 'done',
+      detail: { setting: key, value },
+    });
+    return { toast: { type: 'success', content: `${key} set to ${value}. It applies from the next run.` } };
   };
 
   /** A confirmed choice from a card (resume a session, change the workspace). */
@@ -499,6 +573,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         .sendText(token.chatId, note)
         .catch((error) => logger.warn({ err: error }, 'notice not sent'));
     };
+    if (token.action === 'config') return applyConfigChoice(token, operator);
     if (token.action === 'resume' && token.arg) {
       const entry = catalog.byThread(token.scopeId, token.arg);
       const settings = entry ? { ...state.settings, workspace: entry.cwd } : undefined;

@@ -218,4 +218,63 @@ describe('commands and who may use them', () => {
     expect(text).toContain('✅ Feishu credentials and bot');
     expect(text).toContain('State directory');
   });
+
+  it('/config is a card: a new default access reaches the next run (a new thread), a group can drop the mention rule', async () => {
+    const buttonsOf = (messageId: string, chatId: string) => {
+      const stored = emulator.messages(chatId).find((m) => m.messageId === messageId)!;
+      const found: { text: { content: string }; behaviors: { value: object }[] }[] = [];
+      JSON.stringify(JSON.parse(stored.content), (_k, v) => {
+        if (v && typeof v === 'object' && (v as { tag?: string }).tag === 'button') found.push(v);
+        return v;
+      });
+      return found;
+    };
+    const { chatId } = emulator.createChat({ mode: 'p2p' });
+    const first = await send(chatId, 'before the change');
+    const before = await finishRun(chatId, first.messageId);
+    expect(before.request.sandbox).toBe('workspace-write');
+
+    const member = await send(chatId, '/config', MEMBER);
+    expect((await answerTo(chatId, member.messageId)).text).toContain('/config is for admins');
+    const config = await send(chatId, '/config');
+    const card = await answerTo(chatId, config.messageId);
+    expect(card.text).toContain('Default access');
+    const readOnly = buttonsOf(card.messageId, chatId).find((b) => b.text.content === 'read-only')!;
+    const pressed = await emulator.pushCardAction({
+      messageId: card.messageId,
+      value: readOnly.behaviors[0]!.value,
+    });
+    expect(JSON.stringify(pressed.acks)).toContain('defaultAccess set to read-only');
+
+    const after = await send(chatId, 'after the change');
+    const run = await finishRun(chatId, after.messageId);
+    expect(run.request.sandbox).toBe('read-only');
+    expect(run.request.sessionId, 'the thread made with workspace access is not resumed').toBeUndefined();
+    await waitFor(
+      () => audit().find((r) => r.action === 'policy.change' && r.detail?.setting === 'defaultAccess'),
+      {
+        timeoutMs: 3000,
+      },
+    );
+
+    // A group: the bot answers unmentioned messages once the group's rule is off.
+    const group = emulator.createChat({ mode: 'group' });
+    const quiet = await send(group.chatId, 'unmentioned', DEFAULT_USER_OPEN_ID, { chatType: 'group' });
+    const groupConfig = await send(group.chatId, '/config', DEFAULT_USER_OPEN_ID, {
+      chatType: 'group',
+      mentionBot: true,
+    });
+    const groupCard = await answerTo(group.chatId, groupConfig.messageId);
+    const off = buttonsOf(groupCard.messageId, group.chatId).find((b) => b.text.content === 'no')!;
+    await emulator.pushCardAction({ messageId: groupCard.messageId, value: off.behaviors[0]!.value });
+    const now = await send(group.chatId, 'unmentioned again', DEFAULT_USER_OPEN_ID, { chatType: 'group' });
+    await waitFor(() => agent.live().length > 0, { timeoutMs: 5000 });
+    expect(agent.current.request.prompt).toContain('unmentioned again');
+    expect(agent.current.request.prompt).not.toContain('unmentioned\n');
+    agent.current.finish();
+    await answerTo(group.chatId, now.messageId);
+    expect(
+      emulator.view(group.chatId).find((m) => m.from === 'bot' && m.parentId === quiet.messageId),
+    ).toBeUndefined();
+  });
 });

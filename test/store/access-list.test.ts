@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LarkcodeError } from '../../src/core/errors.js';
-import { AccessList, type AccessKind, accessFileSchema } from '../../src/store/access-list.js';
+import { type AccessKind, AccessList, accessFileSchema } from '../../src/store/access-list.js';
 
 let stateDir: string;
 beforeEach(() => {

@@ -40,7 +40,13 @@ describe('AuditLog', () => {
         action: 'command./cd',
         decision: 'allowed',
       },
-      { at: '2026-01-02T03:04:05.000Z', actor: 'ou_b', action: 'run.stop', decision: 'denied', reason: 'not the starter' },
+      {
+        at: '2026-01-02T03:04:05.000Z',
+        actor: 'ou_b',
+        action: 'run.stop',
+        decision: 'denied',
+        reason: 'not the starter',
+      },
       { at: '2026-05-06T07:08:09.000Z', actor: 'larkcode', action: 'run.start', decision: 'done' },
     ]);
     expect(readAuditFileSync(file())).toMatchObject({ skipped: 0 });
@@ -172,7 +178,12 @@ describe('AuditLog', () => {
     const log = open({ maxBytes: 4_096 });
     const total = 400;
     for (let i = 0; i < total; i++) {
-      log.record({ actor: 'ou_a', action: 'card.action', decision: 'done', detail: { i, pad: 'p'.repeat(40) } });
+      log.record({
+        actor: 'ou_a',
+        action: 'card.action',
+        decision: 'done',
+        detail: { i, pad: 'p'.repeat(40) },
+      });
     }
     await log.flush();
     const paths = [`${file()}.3`, `${file()}.2`, `${file()}.1`, file()];
@@ -196,7 +207,12 @@ describe('AuditLog', () => {
   });
 
   it('after a torn last line (kill -9), the next record starts on a fresh line', async () => {
-    const good = JSON.stringify({ at: new Date(T0).toISOString(), actor: 'ou_a', action: 'x', decision: 'done' });
+    const good = JSON.stringify({
+      at: new Date(T0).toISOString(),
+      actor: 'ou_a',
+      action: 'x',
+      decision: 'done',
+    });
     writeFileSync(file(), `${good}\n{"at":"2026-01-02T0`);
     const log = open();
     log.record({ actor: 'ou_b', action: 'run.start', decision: 'done' });

@@ -170,7 +170,11 @@ describe('SessionCatalog', () => {
     catalog.forScope(SCOPE)[0]!.status = 'archived';
     catalog.byThread(SCOPE, 't1')!.cwd = '/elsewhere';
     catalog.find(SCOPE, '/work/api', 'fp1')!.lastUsedAt = 99;
-    expect(catalog.byThread(SCOPE, 't1')).toMatchObject({ status: 'active', cwd: '/work/api', lastUsedAt: 10 });
+    expect(catalog.byThread(SCOPE, 't1')).toMatchObject({
+      status: 'active',
+      cwd: '/work/api',
+      lastUsedAt: 10,
+    });
   });
 
   it('refuses bad input with a LarkcodeError and writes nothing', () => {

@@ -67,8 +67,10 @@ export function randomOp(seq: number, random: () => number = Math.random): Store
     if (random() < 0.5) op.summary = pick(SUMMARIES);
     return op;
   }
-  if (roll < 0.45) return { op: 'session.archive', scopeId: pick(SESSION_SCOPES), threadId: `th_${pick([0, 1, 2])}` };
-  if (roll < 0.6) return { op: 'alias.add', alias: pick(ALIASES), dir: pick(WORKSPACE_DIRS), replace: random() < 0.5 };
+  if (roll < 0.45)
+    return { op: 'session.archive', scopeId: pick(SESSION_SCOPES), threadId: `th_${pick([0, 1, 2])}` };
+  if (roll < 0.6)
+    return { op: 'alias.add', alias: pick(ALIASES), dir: pick(WORKSPACE_DIRS), replace: random() < 0.5 };
   if (roll < 0.7) return { op: 'alias.remove', alias: pick(ALIASES) };
   const kind = pick<AccessKind>(['admin', 'user', 'group']);
   const id = kind === 'group' ? `oc_g${Math.floor(random() * 5)}` : `ou_p${Math.floor(random() * 6)}`;
@@ -104,7 +106,9 @@ export function applyOp(stores: Stores, op: StoreOp, workspaceRoot: string): str
 /** Everything the stores answer, in a comparable form. */
 export function snapshot(stores: Stores) {
   return {
-    sessions: Object.fromEntries(SESSION_SCOPES.map((scopeId) => [scopeId, stores.catalog.forScope(scopeId)])),
+    sessions: Object.fromEntries(
+      SESSION_SCOPES.map((scopeId) => [scopeId, stores.catalog.forScope(scopeId)]),
+    ),
     scopes: stores.catalog.scopes().sort(),
     aliases: stores.aliases.list(),
     access: stores.access.list(),

@@ -15,8 +15,9 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { z } from 'zod';
+import { isDeepStrictEqual } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
 import { accessFileSchema } from '../../src/store/access-list.js';
 import { sessionsFileSchema } from '../../src/store/session-catalog.js';
 import { workspacesFileSchema } from '../../src/store/workspace-aliases.js';
@@ -112,7 +113,8 @@ function expectEffect(stores: Stores, op: StoreOp, outcome: string, root: string
       });
       break;
     case 'session.archive':
-      if (outcome === 'true') expect(stores.catalog.byThread(op.scopeId, op.threadId)?.status).toBe('archived');
+      if (outcome === 'true')
+        expect(stores.catalog.byThread(op.scopeId, op.threadId)?.status).toBe('archived');
       break;
     case 'alias.add':
       if (!outcome.startsWith('refused')) expect(stores.aliases.get(op.alias)).toBe(join(root, op.dir));
@@ -157,7 +159,7 @@ describe('kill -9 torture: session catalog, workspace aliases, access list', () 
       const disk = openStores(stateDir); // as at boot: every file through its schema
       const expected = snapshot(shadow);
       const actual = snapshot(disk);
-      if (inFlight && JSON.stringify(actual) !== JSON.stringify(expected)) {
+      if (inFlight && !isDeepStrictEqual(actual, expected)) {
         // The change in flight reached the disk before the kill: then it must be exactly that change.
         applyOp(shadow, inFlight, root);
         inFlightLanded++;

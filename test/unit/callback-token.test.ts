@@ -41,10 +41,16 @@ describe('callback tokens', () => {
     const withArg = signCallback({ ...fields, arg: '/work/project' }, { keys, ttlMs: TTL, now: T0 });
     const ok = verifyCallback(withArg, { keys, now: T0 + 1 });
     expect(ok.ok && ok.token.arg).toBe('/work/project');
-    expect(verifyCallback({ ...withArg, g: '/etc' }, { keys, now: T0 + 1 })).toEqual({ ok: false, reason: 'forged' });
+    expect(verifyCallback({ ...withArg, g: '/etc' }, { keys, now: T0 + 1 })).toEqual({
+      ok: false,
+      reason: 'forged',
+    });
     const { g: _dropped, ...withoutArg } = withArg;
     expect(verifyCallback(withoutArg, { keys, now: T0 + 1 })).toEqual({ ok: false, reason: 'forged' });
-    expect(verifyCallback({ ...value, g: '/etc' }, { keys, now: T0 + 1 })).toEqual({ ok: false, reason: 'forged' });
+    expect(verifyCallback({ ...value, g: '/etc' }, { keys, now: T0 + 1 })).toEqual({
+      ok: false,
+      reason: 'forged',
+    });
   });
 
   it('stays small and uses a fresh nonce each time', () => {

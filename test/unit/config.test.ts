@@ -17,7 +17,12 @@ describe('config', () => {
     const config = loadConfig(file, { FEISHU_APP_ID: 'cli_ffffffffffffffff', FEISHU_DOMAIN: 'lark' });
     expect(config.appId).toBe('cli_ffffffffffffffff');
     expect(config.domain).toBe('lark');
-    expect(config.permissions).toEqual({ defaultAccess: 'workspace', maxAccess: 'workspace', networkAccess: false, allowedRoots: [] });
+    expect(config.permissions).toEqual({
+      defaultAccess: 'workspace',
+      maxAccess: 'workspace',
+      networkAccess: false,
+      allowedRoots: [],
+    });
     expect(config.groups.requireMention).toBe(true);
   });
 
