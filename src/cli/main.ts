@@ -57,16 +57,19 @@ async function start(flags: { inspect: boolean; record?: string }): Promise<numb
     ...(flags.record ? { recordFile: flags.record } : {}),
     logger,
   });
+  // /exit from an admin in chat stops larkcode the way a signal does.
+  let requestExit: (reason: string) => void = () => {};
   const daemon = await startDaemon({
     config,
     paths,
     logger,
     ...(inspection.observer ? { inspect: inspection.observer } : {}),
+    onExit: () => requestExit('/exit'),
   });
 
   return new Promise<number>((resolve) => {
     // `on`, not `once`: conf's when-exit re-raises the signal after its own handler runs.
-    const onSignal = (signal: NodeJS.Signals) => {
+    const onSignal = (signal: NodeJS.Signals | string) => {
       logger.info({ signal }, 'signal received');
       const hardStop = setTimeout(() => resolve(EXIT_FAILURE), 4500);
       hardStop.unref();
@@ -83,6 +86,7 @@ async function start(flags: { inspect: boolean; record?: string }): Promise<numb
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    requestExit = onSignal;
   });
 }
 

@@ -79,6 +79,13 @@ export const configSchema = z
       })
       .strict()
       .default({ config: {} }),
+    strangers: z
+      .object({
+        /** Tell someone not allowed, once, in a private chat, that they are not (default: silence). */
+        replyOnce: z.boolean().default(false),
+      })
+      .strict()
+      .default({ replyOnce: false }),
     cards: z
       .object({
         /** Show the agent's reasoning summaries as a collapsed panel on run cards. */

@@ -25,7 +25,12 @@ export interface RawMessageEvent {
 export type DropReason = 'duplicate' | 'own_message' | 'not_mentioned' | 'stranger' | 'malformed';
 
 export type IntakeDecision =
-  | { action: 'drop'; reason: DropReason; messageId?: string }
+  | {
+      action: 'drop';
+      reason: DropReason;
+      messageId?: string;
+      stranger?: { openId: string; privateChat: ReplyTarget | undefined };
+    }
   | { action: 'unsupported'; messageType: string; target: ReplyTarget; scopeId: string; actorId: string }
   | { action: 'input'; input: MessageInput; target: ReplyTarget };
 
@@ -67,7 +72,16 @@ export async function decideMessage(raw: RawMessageEvent, deps: IntakeDeps): Pro
     return { action: 'drop', reason: 'not_mentioned', messageId: message.message_id };
   }
   if (!isAllowedSender(policy, senderId, message.chat_id)) {
-    return { action: 'drop', reason: 'stranger', messageId: message.message_id };
+    const privateChat: ReplyTarget | undefined =
+      chatType === 'p2p'
+        ? { chatId: message.chat_id, messageId: message.message_id, inThread: false }
+        : undefined;
+    return {
+      action: 'drop',
+      reason: 'stranger',
+      messageId: message.message_id,
+      stranger: { openId: senderId, privateChat },
+    };
   }
 
   const threadId = message.thread_id || undefined;

@@ -373,9 +373,21 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       now: Date.now,
     });
     switch (decision.action) {
-      case 'drop':
+      case 'drop': {
         logger.debug({ messageId: decision.messageId, reason: decision.reason }, 'message dropped');
+        const stranger = decision.stranger;
+        if (
+          stranger?.privateChat &&
+          config.strangers.replyOnce &&
+          ledger.firstSighting([`stranger:${stranger.openId}`])
+        ) {
+          await feishu.replyText(
+            stranger.privateChat,
+            'Sorry, this bot only works for people its owner has invited. Ask them to /invite you.',
+          );
+        }
         return;
+      }
       case 'unsupported':
         logger.info(
           { scopeId: decision.scopeId, messageType: decision.messageType },

@@ -85,6 +85,18 @@ describe('black box: larkcode start against the stack script', () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
+  it('/exit from the owner stops larkcode cleanly (exit code 0), after saying so', async () => {
+    larkcode = spawnProcess(process.execPath, [LARKCODE_BIN, 'start'], { env: cleanEnv(info.env) });
+    await larkcode.waitForLine((l) => l.includes('"msg":"ready"'));
+    await emulator.waitForClient();
+    const chat = await emulator.createChat({ mode: 'p2p' });
+    const sent = await emulator.pushMessage({ chatId: chat.chatId, text: '/exit' });
+    const exit = await larkcode.exited;
+    expect(exit.code).toBe(0);
+    const said = (await emulator.view(chat.chatId)).find((m) => m.from === 'bot' && m.parentId === sent.messageId);
+    expect(said?.text).toContain('Stopping larkcode');
+  });
+
   it('--record wrote the live actor system as JSONL, secrets kept out', () => {
     const lines = readFileSync(recordFile, 'utf8').trim().split('\n');
     const events = lines.map((line) => JSON.parse(line) as { type: string });

@@ -278,3 +278,38 @@ describe('commands and who may use them', () => {
     ).toBeUndefined();
   });
 });
+
+describe('strangers', () => {
+  it('get one polite line in a private chat when the profile asks for it, then silence', async () => {
+    const emulator = await startFeishuEmulator();
+    const larkcode = await startLarkcode({
+      emulator,
+      agent: new ScriptedAgent(),
+      config: { strangers: { replyOnce: true } },
+    });
+    try {
+      const { chatId } = emulator.createChat({ mode: 'p2p' });
+      const first = await emulator.pushMessage({ chatId, text: 'hi', senderOpenId: NEWCOMER });
+      const line = await waitFor(
+        () => emulator.view(chatId).find((m) => m.from === 'bot' && m.parentId === first.messageId),
+        { timeoutMs: 3000 },
+      );
+      expect(line.text).toContain('Ask them to /invite you');
+      const second = await emulator.pushMessage({ chatId, text: 'hello?', senderOpenId: NEWCOMER });
+      // The owner's next message is answered, so the stranger's second one has been handled.
+      const owner = await emulator.pushMessage({ chatId, text: '/status' });
+      await waitFor(
+        () => emulator.view(chatId).find((m) => m.from === 'bot' && m.parentId === owner.messageId),
+        {
+          timeoutMs: 3000,
+        },
+      );
+      expect(
+        emulator.view(chatId).filter((m) => m.from === 'bot' && m.parentId === second.messageId),
+      ).toHaveLength(0);
+    } finally {
+      await larkcode.stop();
+      await emulator.close();
+    }
+  });
+});
