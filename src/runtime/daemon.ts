@@ -194,6 +194,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     ...(options.inspect ? { inspect: options.inspect } : {}),
     flushCard: cardSink,
     onFinished: (view) => {
+      audit.record({
+        actor: view.inputs[0]?.actorId ?? 'larkcode',
+        ...(view.scopeId ? { scopeId: view.scopeId } : {}),
+        action: 'run.end',
+        decision: 'done',
+        reason: view.agent.outcome ?? 'failed',
+        detail: { runId: view.runId, ...(view.note ? { note: view.note } : {}) },
+      });
       cardSink.forget(view.runId);
       cardsByRun.delete(view.runId);
       reactions.settle(

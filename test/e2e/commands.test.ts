@@ -219,6 +219,64 @@ describe('commands and who may use them', () => {
     expect(text).toContain('State directory');
   });
 
+  it('/invite admin is the owner’s; an admin may then use admin commands; /invite group lets a whole group in', async () => {
+    const { chatId } = emulator.createChat({ mode: 'p2p' });
+    const byMember = await send(chatId, '/invite admin @_user_1', MEMBER, {
+      mentions: [{ openId: NEWCOMER, name: 'N' }],
+    });
+    expect((await answerTo(chatId, byMember.messageId)).text).toContain('/invite is for admins');
+    const byOwner = await send(chatId, '/invite admin @_user_1', DEFAULT_USER_OPEN_ID, {
+      mentions: [{ openId: NEWCOMER, name: 'N' }],
+    });
+    expect((await answerTo(chatId, byOwner.messageId)).text).toContain('may now use the bot as admin');
+    const ps = await send(chatId, '/ps', NEWCOMER);
+    expect((await answerTo(chatId, ps.messageId)).text).not.toContain('is for admins');
+    // An admin still cannot make admins.
+    const adminGrant = await send(chatId, '/invite admin @_user_1', NEWCOMER, {
+      mentions: [{ openId: MEMBER, name: 'M' }],
+    });
+    expect((await answerTo(chatId, adminGrant.messageId)).text).toContain('Only the owner');
+    const demote = await send(chatId, '/remove admin @_user_1', DEFAULT_USER_OPEN_ID, {
+      mentions: [{ openId: NEWCOMER, name: 'N' }],
+    });
+    expect((await answerTo(chatId, demote.messageId)).text).toContain('Removed admin');
+
+    const group = emulator.createChat({ mode: 'group' });
+    const outsider = 'ou_outsider000000000000000000001';
+    const before = await send(group.chatId, '/status', outsider, { chatType: 'group', mentionBot: true });
+    const invite = await send(group.chatId, '/invite group', DEFAULT_USER_OPEN_ID, {
+      chatType: 'group',
+      mentionBot: true,
+    });
+    expect((await answerTo(group.chatId, invite.messageId)).text).toContain(
+      'Everyone in this group may now use the bot',
+    );
+    const after = await send(group.chatId, '/status', outsider, { chatType: 'group', mentionBot: true });
+    expect((await answerTo(group.chatId, after.messageId)).text).toContain('Workspace:');
+    expect(
+      emulator.view(group.chatId).find((m) => m.from === 'bot' && m.parentId === before.messageId),
+    ).toBeUndefined();
+    const removeGroup = await send(group.chatId, '/remove group', DEFAULT_USER_OPEN_ID, {
+      chatType: 'group',
+      mentionBot: true,
+    });
+    expect((await answerTo(group.chatId, removeGroup.messageId)).text).toContain('may no longer use the bot');
+    expect(audit().filter((r) => r.action === 'command./invite').length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('/reconnect opens a fresh long connection', async () => {
+    const { chatId } = emulator.createChat({ mode: 'p2p' });
+    const before = emulator.state.acks.length;
+    const sent = await send(chatId, '/reconnect');
+    expect((await answerTo(chatId, sent.messageId)).text).toContain('Reconnecting');
+    await waitFor(() => larkcode.logs.some((l) => l.msg === 'feishu long connection re-established'), {
+      timeoutMs: 10_000,
+    });
+    const after = await send(chatId, '/status');
+    expect((await answerTo(chatId, after.messageId)).text).toContain('Connection to Feishu');
+    expect(emulator.state.acks.length).toBeGreaterThan(before);
+  });
+
   it('/config is a card: a new default access reaches the next run (a new thread), a group can drop the mention rule', async () => {
     const buttonsOf = (messageId: string, chatId: string) => {
       const stored = emulator.messages(chatId).find((m) => m.messageId === messageId)!;
