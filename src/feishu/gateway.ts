@@ -56,24 +56,7 @@ export class FeishuGateway {
       const onAbort = () => settle(new LarkcodeError('feishu', 'connecting to Feishu was cancelled'));
       signal?.addEventListener('abort', onAbort, { once: true });
 
-      this.#ws = new lark.WSClient({
-        appId,
-        appSecret,
-        domain: sdkDomain(domain),
-        logger: sdkLogger(logger),
-        loggerLevel: lark.LoggerLevel.warn,
-        autoReconnect: true,
-        onReady: () => settle(),
-        onError: (error: Error) =>
-          settle(
-            new LarkcodeError('feishu', `Feishu long connection failed: ${error.message}`, { cause: error }),
-          ),
-        onReconnecting: () => logger.warn('feishu long connection lost; reconnecting'),
-        onReconnected: () => logger.info('feishu long connection restored'),
-      });
-      void this.#ws.start({ eventDispatcher: dispatcher });
-      this.#restart = () => {
-        this.#ws?.close({ force: true });
+      const connect = (onReady: () => void, onError: (error: Error) => void) => {
         this.#ws = new lark.WSClient({
           appId,
           appSecret,
@@ -81,10 +64,26 @@ export class FeishuGateway {
           logger: sdkLogger(logger),
           loggerLevel: lark.LoggerLevel.warn,
           autoReconnect: true,
-          onReady: () => logger.info('feishu long connection re-established'),
-          onError: (error: Error) => logger.error({ err: error }, 'feishu long connection failed'),
+          onReady,
+          onError,
+          onReconnecting: () => logger.warn('feishu long connection lost; reconnecting'),
+          onReconnected: () => logger.info('feishu long connection restored'),
         });
         void this.#ws.start({ eventDispatcher: dispatcher });
+      };
+      connect(
+        () => settle(),
+        (error) =>
+          settle(
+            new LarkcodeError('feishu', `Feishu long connection failed: ${error.message}`, { cause: error }),
+          ),
+      );
+      this.#restart = () => {
+        this.#ws?.close({ force: true });
+        connect(
+          () => logger.info('feishu long connection re-established'),
+          (error) => logger.error({ err: error }, 'feishu long connection failed'),
+        );
       };
     });
   }

@@ -5,7 +5,6 @@
  * Note: SIGKILL loses the process, not the page cache, so this proves the write protocol
  * (ordering, rename atomicity, marker invariant, torn-journal handling) rather than fsync itself.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,48 +12,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DedupLedger } from '../../src/store/dedup-ledger.js';
 import { isActiveScope, ScopeStore } from '../../src/store/scope-store.js';
 import { TORTURE_SCOPES, tortureRecord } from './fixtures.js';
+import { runAndKill } from './kill-writer.js';
 
 const ITERATIONS = 24;
 const WRITER = join(import.meta.dirname, 'torture-writer.ts');
-
-interface RunResult {
-  lines: string[];
-  signal: NodeJS.Signals | null;
-}
-
-/** Start the writer; once it is ready, SIGKILL it after `killAfterMs`. Only complete lines count. */
-function runAndKill(stateDir: string, seqBase: number, killAfterMs: number): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', WRITER, stateDir, String(seqBase)], {
-      cwd: join(import.meta.dirname, '../..'),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    let timer: NodeJS.Timeout | undefined;
-    const watchdog = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-      if (timer === undefined && out.includes('ready\n')) {
-        timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      err += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(watchdog);
-      if (timer) clearTimeout(timer);
-      if (signal !== 'SIGKILL') {
-        reject(new Error(`writer exited on its own (code ${code}): ${err || out.slice(-500)}`));
-        return;
-      }
-      const complete = out.slice(0, out.lastIndexOf('\n') + 1);
-      resolve({ lines: complete.split('\n').filter((l) => l.length > 0), signal });
-    });
-  });
-}
 
 describe('kill -9 torture', () => {
   const stateDir = mkdtempSync(join(tmpdir(), 'larkcode-torture-'));
@@ -69,7 +30,7 @@ describe('kill -9 torture', () => {
 
     for (let iteration = 0; iteration < ITERATIONS; iteration++) {
       const killAfter = 20 + Math.floor(Math.random() * 181);
-      const { lines } = await runAndKill(stateDir, (iteration + 1) * 1_000_000, killAfter);
+      const lines = await runAndKill(WRITER, [stateDir, String((iteration + 1) * 1_000_000)], killAfter);
       for (const line of lines) {
         const [word, kind, a, b] = line.split(' ');
         if (word === 'error') throw new Error(line);
