@@ -11,7 +11,6 @@
  * As with torture.test.ts, SIGKILL loses the process, not the page cache: this proves the write
  * protocol (temp + rename, memory committed only after the write), not fsync itself.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +20,7 @@ import type { z } from 'zod';
 import { accessFileSchema } from '../../src/store/access-list.js';
 import { sessionsFileSchema } from '../../src/store/session-catalog.js';
 import { workspacesFileSchema } from '../../src/store/workspace-aliases.js';
+import { runAndKill } from './kill-writer.js';
 import {
   applyOp,
   openStores,
@@ -39,50 +39,27 @@ interface Run {
   inFlight: StoreOp | undefined;
 }
 
-/** Start the writer; once it is ready, SIGKILL it after `killAfterMs`. Only complete lines count. */
-function runAndKill(stateDir: string, root: string, seqBase: number, killAfterMs: number): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', WRITER, stateDir, root, String(seqBase)], {
-      cwd: join(import.meta.dirname, '../..'),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    let timer: NodeJS.Timeout | undefined;
-    const watchdog = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-      if (timer === undefined && out.includes('ready\n')) {
-        timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      err += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(watchdog);
-      if (timer) clearTimeout(timer);
-      if (signal !== 'SIGKILL' || !out.includes('ready\n')) {
-        reject(new Error(`writer exited on its own (code ${code}, ${signal}): ${err || out.slice(-500)}`));
-        return;
-      }
-      const lines = out.slice(0, out.lastIndexOf('\n') + 1).split('\n');
-      const acked: StoreOp[] = [];
-      let inFlight: StoreOp | undefined;
-      for (const line of lines) {
-        if (line.startsWith('do ')) {
-          if (inFlight) return reject(new Error(`two changes without an ack: ${line}`));
-          inFlight = JSON.parse(line.slice(3)) as StoreOp;
-        } else if (line === 'ack') {
-          if (!inFlight) return reject(new Error('ack without a change'));
-          acked.push(inFlight);
-          inFlight = undefined;
-        }
-      }
-      resolve({ acked, inFlight });
-    });
-  });
+/** Start the writer, SIGKILL it after `killAfterMs`, and read its `do <op>` / `ack` protocol. */
+async function runAndKillWriter(
+  stateDir: string,
+  root: string,
+  seqBase: number,
+  killAfterMs: number,
+): Promise<Run> {
+  const lines = await runAndKill(WRITER, [stateDir, root, String(seqBase)], killAfterMs);
+  const acked: StoreOp[] = [];
+  let inFlight: StoreOp | undefined;
+  for (const line of lines) {
+    if (line.startsWith('do ')) {
+      if (inFlight) throw new Error(`two changes without an ack: ${line}`);
+      inFlight = JSON.parse(line.slice(3)) as StoreOp;
+    } else if (line === 'ack') {
+      if (!inFlight) throw new Error('ack without a change');
+      acked.push(inFlight);
+      inFlight = undefined;
+    }
+  }
+  return { acked, inFlight };
 }
 
 /** Each file on disk, parsed by its store's schema (a missing file is fine: nothing written yet). */
@@ -150,7 +127,12 @@ describe('kill -9 torture: session catalog, workspace aliases, access list', () 
 
     for (let iteration = 0; iteration < ITERATIONS; iteration++) {
       const killAfter = 10 + Math.floor(Math.random() * 140);
-      const { acked, inFlight } = await runAndKill(stateDir, root, (iteration + 1) * 1_000_000, killAfter);
+      const { acked, inFlight } = await runAndKillWriter(
+        stateDir,
+        root,
+        (iteration + 1) * 1_000_000,
+        killAfter,
+      );
       let lastOutcome = '';
       for (const op of acked) lastOutcome = applyOp(shadow, op, root);
       acks += acked.length;
