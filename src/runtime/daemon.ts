@@ -140,6 +140,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   }, 6 * 3_600_000);
   keyRotation.unref();
   const reactions = new RunReactions(feishu, logger);
+  // How the agent authenticates and who may widen access are part of the policy too: a thread
+  // never continues after either changed.
+  const authMode = config.codex.apiKey ? 'api-key' : 'codex-home';
+  const accessDigest = `owner=${config.owner ?? ''};max=${config.permissions.maxAccess}`;
   const fingerprintOf = (scopeId: string, settings: ScopeSettings) =>
     policyFingerprint({
       scopeId,
@@ -147,6 +151,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       sandbox: settings.sandbox,
       networkAccess: settings.networkAccess,
       codexHome,
+      authMode,
+      accessDigest,
     });
   // A Stop button lives as long as a run can: the wall-clock cap plus time waiting for a slot.
   const stopButtonTtlMs = (config.runs.maxRunMinutes + 60) * 60_000;

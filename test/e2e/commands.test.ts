@@ -87,6 +87,66 @@ describe('commands and who may use them', () => {
     );
   });
 
+  it('refuses every admin command to a member with one clear line, and audits why', async () => {
+    const { chatId } = emulator.createChat({ mode: 'p2p' });
+    const adminOnly = [
+      '/cd /tmp',
+      '/ws',
+      '/invite user @_user_1',
+      '/remove user @_user_1',
+      '/config',
+      '/doctor',
+      '/ps',
+      '/exit',
+      '/reconnect',
+    ];
+    for (const command of adminOnly) {
+      const sent = await send(
+        chatId,
+        command,
+        MEMBER,
+        command.includes('@_user_1') ? { mentions: [{ openId: NEWCOMER, name: 'N' }] } : {},
+      );
+      const name = command.split(' ')[0]!;
+      expect((await answerTo(chatId, sent.messageId)).text, command).toContain(`${name} is for admins`);
+      await waitFor(
+        () =>
+          audit().find(
+            (r) =>
+              r.actor === MEMBER &&
+              r.action === `command.${name}` &&
+              r.decision === 'denied' &&
+              /needs an admin/.test(r.reason ?? ''),
+          ),
+        { timeoutMs: 3000 },
+      );
+    }
+    expect(
+      larkcode.logs.some((l) => l.msg === 'shutting down'),
+      '/exit from a member did nothing',
+    ).toBe(false);
+  });
+
+  it('/reset gives a fresh session in the default workspace and access; /list is /sessions', async () => {
+    const { chatId } = emulator.createChat({ mode: 'p2p' });
+    const cd = await send(chatId, `/ws add reset-me ${projects}/api`);
+    await answerTo(chatId, cd.messageId);
+    const use = await send(chatId, '/ws use reset-me');
+    expect((await answerTo(chatId, use.messageId)).text).toContain(`${projects}/api`);
+    const first = await send(chatId, 'work in api');
+    expect((await finishRun(chatId, first.messageId)).request.workspace).toBe(`${projects}/api`);
+    const reset = await send(chatId, '/reset');
+    expect((await answerTo(chatId, reset.messageId)).text).toContain(
+      `Reset: a fresh session in ${larkcode.workspace}`,
+    );
+    const next = await send(chatId, 'where am I?');
+    const run = await finishRun(chatId, next.messageId);
+    expect(run.request.workspace).toBe(larkcode.workspace);
+    expect(run.request.sessionId).toBeUndefined();
+    const list = await send(chatId, '/list');
+    expect((await answerTo(chatId, list.messageId)).text).toContain('work in api');
+  });
+
   it('/cd asks to confirm; confirming with another access starts a new session and says so', async () => {
     const { chatId } = emulator.createChat({ mode: 'p2p' });
     const first = await send(chatId, 'hello');
