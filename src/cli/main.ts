@@ -1,14 +1,18 @@
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { resolvePaths } from '../config/paths.js';
 import { LarkcodeError } from '../core/errors.js';
 import { startDaemon } from '../runtime/daemon.js';
 import { createInspection } from '../runtime/inspection.js';
+import { acquireInstanceLock, defaultRegistryDir, releaseOnExit } from '../runtime/instance-lock.js';
 import { createLogger } from '../runtime/logger.js';
 
 const EXIT_CONFIG = 78; // EX_CONFIG
 const EXIT_FAILURE = 1;
+/** Another larkcode already runs for this profile or app (EX_TEMPFAIL: try again once it stopped). */
+const EXIT_LOCKED = 75;
 
 const USAGE = `larkcode — drive coding agents on this machine from Feishu/Lark
 
@@ -51,6 +55,15 @@ async function main(argv: string[]): Promise<number> {
 async function start(flags: { inspect: boolean; record?: string }): Promise<number> {
   const paths = resolvePaths();
   const config = loadConfig(paths.configFile);
+  // Before anything connects: two listeners on one app split Feishu's events at random.
+  const lock = acquireInstanceLock({
+    stateDir: paths.stateDir,
+    registryDir: defaultRegistryDir(process.env, homedir()),
+    profile: 'default',
+    appId: config.appId,
+    version: packageVersion(),
+  });
+  releaseOnExit(lock);
   const logger = createLogger(config.logLevel);
   const inspection = createInspection({
     inspect: flags.inspect,
@@ -102,7 +115,8 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     if (error instanceof LarkcodeError) {
       process.stderr.write(`larkcode: ${error.message}\n`);
-      process.exit(error.kind === 'config' || error.kind === 'workspace' ? EXIT_CONFIG : EXIT_FAILURE);
+      const kind = error.kind;
+      process.exit(kind === 'lock' ? EXIT_LOCKED : kind === 'config' || kind === 'workspace' ? EXIT_CONFIG : EXIT_FAILURE);
     }
     process.stderr.write(
       `larkcode: unexpected error: ${error instanceof Error ? error.stack : String(error)}\n`,

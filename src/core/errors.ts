@@ -1,5 +1,5 @@
 /** Where a failure belongs, so the CLI can pick an exit code and people a fix. */
-export type LarkcodeErrorKind = 'config' | 'workspace' | 'feishu' | 'agent' | 'internal';
+export type LarkcodeErrorKind = 'config' | 'workspace' | 'feishu' | 'agent' | 'lock' | 'internal';
 
 /** The one error type larkcode throws on purpose; `message` is written for a person. */
 export class LarkcodeError extends Error {

@@ -77,6 +77,16 @@ describe('black box: larkcode start against the stack script', () => {
     expect(readFileSync(join(info.workspace, 'hello.txt'), 'utf8')).toBe('hi');
   });
 
+  it('a second larkcode on the same app refuses to start, naming the running pid', async () => {
+    const second = spawnProcess(process.execPath, [LARKCODE_BIN, 'start'], { env: cleanEnv(info.env) });
+    const exit = await second.exited;
+    expect(exit.code).toBe(75);
+    const stderr = second.stderr.join('\n');
+    expect(stderr).toContain(`pid ${larkcode.child.pid}`);
+    expect(stderr).toContain('split Feishu');
+    expect(await emulator.connectedClients()).toBe(1);
+  });
+
   it('stops cleanly on SIGTERM within 5 s', async () => {
     const started = Date.now();
     larkcode.child.kill('SIGTERM');

@@ -53,6 +53,8 @@ const info: StackInfo = {
   ownerOpenId: DEFAULT_USER_OPEN_ID,
   env: {
     LARKCODE_HOME: home,
+    // Each stack is its own emulated app: its own registry of running larkcode processes.
+    LARKCODE_RUNTIME_DIR: join(home, 'run'),
     FEISHU_APP_ID: emulator.appId,
     FEISHU_APP_SECRET: emulator.appSecret,
     FEISHU_DOMAIN: emulator.url,
