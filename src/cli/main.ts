@@ -116,7 +116,13 @@ main(process.argv.slice(2)).then(
     if (error instanceof LarkcodeError) {
       process.stderr.write(`larkcode: ${error.message}\n`);
       const kind = error.kind;
-      process.exit(kind === 'lock' ? EXIT_LOCKED : kind === 'config' || kind === 'workspace' ? EXIT_CONFIG : EXIT_FAILURE);
+      process.exit(
+        kind === 'lock'
+          ? EXIT_LOCKED
+          : kind === 'config' || kind === 'workspace'
+            ? EXIT_CONFIG
+            : EXIT_FAILURE,
+      );
     }
     process.stderr.write(
       `larkcode: unexpected error: ${error instanceof Error ? error.stack : String(error)}\n`,

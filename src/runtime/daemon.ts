@@ -92,7 +92,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const scopes = new ScopeStore(paths.stateDir);
   const ledger = new DedupLedger(paths.stateDir);
   const catalog = SessionCatalog.open(paths.stateDir, {
-    onCorrupt: (info) => logger.error(info, 'sessions.json was corrupt and was set aside'),
+    onCorrupt: (info) => logger.error(info, 'a session catalog file was corrupt and was set aside'),
   });
   const aliases = WorkspaceAliases.open(paths.stateDir);
   const grants = AccessList.open(paths.stateDir);

@@ -103,7 +103,9 @@ describe('black box: larkcode start against the stack script', () => {
     const sent = await emulator.pushMessage({ chatId: chat.chatId, text: '/exit' });
     const exit = await larkcode.exited;
     expect(exit.code).toBe(0);
-    const said = (await emulator.view(chat.chatId)).find((m) => m.from === 'bot' && m.parentId === sent.messageId);
+    const said = (await emulator.view(chat.chatId)).find(
+      (m) => m.from === 'bot' && m.parentId === sent.messageId,
+    );
     expect(said?.text).toContain('Stopping larkcode');
   });
 

@@ -114,7 +114,9 @@ describe('kill -9 of the daemon during writes', () => {
       await scopes.flush();
       new DedupLedger(stateDir).close();
       expect(readAuditFileSync(join(stateDir, 'audit.jsonl')).records.length).toBeGreaterThan(0);
-      expect(readdirSync(stateDir).filter((f) => f.endsWith('.corrupt'))).toEqual([]);
+      expect(
+        readdirSync(stateDir, { recursive: true }).filter((f) => String(f).endsWith('.corrupt')),
+      ).toEqual([]);
     }
     expect(confirmedAliases.size, 'the bursts were answered at all').toBeGreaterThan(0);
     expect(confirmedUsers.size).toBeGreaterThan(0);

@@ -37,13 +37,18 @@ export interface Stores {
   access: AccessList;
 }
 
+/** The session catalog of `stateDir`; a corrupt file (never expected here) throws. */
+export function openCatalog(stateDir: string): SessionCatalog {
+  return SessionCatalog.open(stateDir, {
+    onCorrupt: ({ path, problem }) => {
+      throw new Error(`${path} was corrupt: ${problem}`);
+    },
+  });
+}
+
 export function openStores(stateDir: string): Stores {
   return {
-    catalog: SessionCatalog.open(stateDir, {
-      onCorrupt: ({ problem }) => {
-        throw new Error(`sessions.json was corrupt: ${problem}`);
-      },
-    }),
+    catalog: openCatalog(stateDir),
     aliases: WorkspaceAliases.open(stateDir),
     access: AccessList.open(stateDir),
   };
