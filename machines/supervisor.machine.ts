@@ -5,7 +5,15 @@ import { type ScopeEvent, type ScopeSeed, scopeMachine } from './scope.machine.j
 /** Events for one scope, as the supervisor routes them. */
 export type ScopeBoundEvent = Extract<
   ScopeEvent,
-  { type: 'input.message' | 'control.stop' | 'control.steer' | 'control.new' | 'control.timeout' | 'scope.configure' }
+  {
+    type:
+      | 'input.message'
+      | 'control.stop'
+      | 'control.steer'
+      | 'control.new'
+      | 'control.timeout'
+      | 'scope.configure';
+  }
 >;
 
 export type SupervisorEvent =
