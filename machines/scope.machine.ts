@@ -101,6 +101,8 @@ export interface ScopeContext {
   runIdPrefix: string;
   runSeq: number;
   interruptedRun?: InterruptedRun;
+  /** A new policy that arrived during a run: the run keeps its own, the next one gets this. */
+  deferredConfiguration?: { settings: ScopeSettings; sessionId?: string };
 }
 
 /** Who asked for a control action, so the answer can reply to it. */
@@ -246,7 +248,26 @@ export const scopeMachine = setup({
       pendingInputs: [...(context.activeRun?.inputs ?? []), ...context.pendingInputs],
       activeRun: undefined,
     })),
-    clearActiveRun: assign({ activeRun: undefined }),
+    // The run is over: a configuration that waited for it takes effect now, before the next run.
+    clearActiveRun: assign(({ context }) => {
+      const deferred = context.deferredConfiguration;
+      if (!deferred) return { activeRun: undefined };
+      return {
+        activeRun: undefined,
+        settings: deferred.settings,
+        sessionId: deferred.sessionId,
+        deferredConfiguration: undefined,
+      };
+    }),
+    deferConfiguration: assign(({ event }) => {
+      assertEvent(event, 'scope.configure');
+      return {
+        deferredConfiguration: {
+          settings: event.settings,
+          ...(event.sessionId ? { sessionId: event.sessionId } : {}),
+        },
+      };
+    }),
     clearPending: assign({ pendingInputs: [] }),
     clearSession: assign({ sessionId: undefined }),
     clearInterruptedRun: assign({ interruptedRun: undefined }),
@@ -314,10 +335,7 @@ export const scopeMachine = setup({
     'scope.configure': [
       {
         guard: 'hasActiveRun',
-        actions: {
-          type: 'notify',
-          params: noticeFor('A run is going: wait for it to finish or /stop it, then try again.'),
-        },
+        actions: ['deferConfiguration', { type: 'notify', params: deferredNotice }],
       },
       {
         actions: [
@@ -729,6 +747,12 @@ function stoppedNotice({ context }: ActionArgs): Notice {
       : 'Stopped.';
   const replyTo = context.activeRun?.inputs[context.activeRun.inputs.length - 1];
   return { text, ...(replyTo ? { replyTo } : {}) };
+}
+
+function deferredNotice({ event }: ActionArgs): Notice {
+  assertEvent(event, 'scope.configure');
+  const text = `${event.note} (This applies once the current run is over; the run keeps its settings.)`;
+  return { text, ...(event.origin ? { replyTo: event.origin } : {}) };
 }
 
 function configuredNotice({ event }: ActionArgs): Notice {

@@ -531,7 +531,22 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     }),
   };
 
-  /** A /config choice: stored, then given to every chat that is not busy (busy ones at restore). */
+  /** Give a live chat the settings it should have now (a busy one takes them when its run is over). */
+  const catchUpSettings = (scopeId: string) => {
+    const actor = scopeActor(scopeId);
+    const live = actor?.getSnapshot();
+    if (!actor || live?.status !== 'active') return;
+    const seed = seedFor(scopeId);
+    if (JSON.stringify(live.context.settings) === JSON.stringify(seed.settings)) return;
+    actor.send({
+      type: 'scope.configure',
+      settings: seed.settings,
+      ...(seed.sessionId ? { sessionId: seed.sessionId } : {}),
+      note: 'Settings changed.',
+    });
+  };
+
+  /** A /config choice: stored, then given to every live chat (busy ones apply it after their run). */
   const applyConfigChoice = (token: CallbackToken, operator: string): CardActionAnswer => {
     const [key, value] = (token.arg ?? '').split('=');
     const role = roleOf(policy(), operator, token.chatId);
@@ -562,15 +577,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       return { toast: { type: 'error', content: error instanceof Error ? error.message : String(error) } };
     }
     baseSettings = profileSettings();
-    for (const scopeId of supervisor.getSnapshot().context.liveScopes) {
-      const seed = seedFor(scopeId);
-      scopeActor(scopeId)?.send({
-        type: 'scope.configure',
-        settings: seed.settings,
-        ...(seed.sessionId ? { sessionId: seed.sessionId } : {}),
-        note: 'Settings changed.',
-      });
-    }
+    for (const scopeId of supervisor.getSnapshot().context.liveScopes) catchUpSettings(scopeId);
     audit.record({
       actor: operator,
       scopeId: token.scopeId,

@@ -358,11 +358,23 @@ describe('commands and who may use them', () => {
     const card = await answerTo(chatId, config.messageId);
     expect(card.text).toContain('Default access');
     const readOnly = buttonsOf(card.messageId, chatId).find((b) => b.text.content === 'read-only')!;
+    // Another chat is busy when the default changes: it gets the change once its run is over.
+    const busy = emulator.createChat({ mode: 'p2p' });
+    const busyFirst = await send(busy.chatId, 'long job');
+    await waitFor(() => agent.live().length > 0, { timeoutMs: 5000 });
+    const busyRun = agent.current;
     const pressed = await emulator.pushCardAction({
       messageId: card.messageId,
       value: readOnly.behaviors[0]!.value,
     });
     expect(JSON.stringify(pressed.acks)).toContain('defaultAccess set to read-only');
+    busyRun.push({ type: 'session', sessionId: 'thread-busy' });
+    busyRun.finish();
+    await answerTo(busy.chatId, busyFirst.messageId);
+    const busyNext = await send(busy.chatId, 'next job');
+    const busyNextRun = await finishRun(busy.chatId, busyNext.messageId);
+    expect(busyNextRun.request.sandbox).toBe('read-only');
+    expect(busyNextRun.request.sessionId).toBeUndefined();
 
     const after = await send(chatId, 'after the change');
     const run = await finishRun(chatId, after.messageId);

@@ -239,9 +239,12 @@ export function eventExecutors(sut: ScopeSut) {
       const after = sut.actor.getSnapshot().context;
       // A run keeps the policy it started with (and an ended scope takes nothing); otherwise the
       // next run gets the new one.
-      if (before.activeRun || sut.actor.getSnapshot().status === 'done') {
+      if (sut.actor.getSnapshot().status === 'done') {
+        expect(after.settings).toEqual(before.settings);
+      } else if (before.activeRun) {
         expect(after.settings).toEqual(before.settings);
         expect(after.sessionId).toBe(before.sessionId);
+        expect(after.deferredConfiguration).toEqual({ settings: CONFIGURED, sessionId: 'thread-configured' });
       } else {
         expect(after.settings).toEqual(CONFIGURED);
         expect(after.sessionId).toBe('thread-configured');
