@@ -47,7 +47,7 @@ const stack = await startBenchStack('restart', {
   logLevel: 'info',
   runs: { maxConcurrent: Math.min(64, Math.max(4, ACTIVE)) },
 });
-const { emulator, mock, home } = stack;
+const { emulator, home } = stack;
 
 // ------------------------------------------------------------------ the persisted history
 const { stateDir } = resolvePaths({ LARKCODE_HOME: home });
