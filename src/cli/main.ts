@@ -54,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
 
 async function start(flags: { inspect: boolean; record?: string }): Promise<number> {
   const paths = resolvePaths();
-  const config = loadConfig(paths.configFile);
+  const config = loadConfig(paths.configFile, process.env, paths.stateDir);
   // Before anything connects: two listeners on one app split Feishu's events at random.
   const lock = acquireInstanceLock({
     stateDir: paths.stateDir,

@@ -1,13 +1,20 @@
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { z } from 'zod';
 import { LarkcodeError } from '../core/errors.js';
+import { Keystore } from './keystore.js';
 import { configSchema, type LarkcodeConfig } from './schema.js';
+import { resolveSecret, type SecretContext } from './secrets.js';
 
 /**
  * Read and validate config.json, with FEISHU_APP_ID / FEISHU_APP_SECRET /
  * FEISHU_DOMAIN overriding the file. Every problem names the key.
  */
-export function loadConfig(configFile: string, env: NodeJS.ProcessEnv = process.env): LarkcodeConfig {
+export function loadConfig(
+  configFile: string,
+  env: NodeJS.ProcessEnv = process.env,
+  stateDir?: string,
+): LarkcodeConfig {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(configFile, 'utf8'));
@@ -33,21 +40,32 @@ export function loadConfig(configFile: string, env: NodeJS.ProcessEnv = process.
   if (!parsed.success) {
     throw new LarkcodeError('config', `invalid config ${configFile}:\n${z.prettifyError(parsed.error)}`);
   }
-  return parsed.data;
+  // The app secret is needed by larkcode itself, so it is resolved now; the agent's API key is
+  // resolved when the agent is set up, and goes only into its child process.
+  return { ...parsed.data, appSecret: resolveSecret(parsed.data.appSecret, secretContext(env, stateDir)) };
 }
 
-/** `env:NAME` reads the variable; anything else is the literal value. */
-export function resolveSecret(
-  value: string | undefined,
-  env: NodeJS.ProcessEnv = process.env,
-): string | undefined {
-  if (value === undefined) return undefined;
-  if (value.startsWith('env:')) {
-    const name = value.slice(4);
-    const resolved = env[name];
-    if (!resolved)
-      throw new LarkcodeError('config', `secret reference ${value}: environment variable ${name} is not set`);
-    return resolved;
-  }
-  return value;
+/**
+ * What secret references resolve against: the environment, the home directory (`file:~/…`) and,
+ * opened only when a `keystore:` reference asks for it, the profile's keystore
+ * (passphrase from LARKCODE_KEYSTORE_PASSPHRASE, else its key file).
+ */
+export function secretContext(env: NodeJS.ProcessEnv, stateDir?: string): SecretContext {
+  let keystore: Keystore | undefined;
+  return {
+    env,
+    home: env.HOME ?? homedir(),
+    ...(stateDir
+      ? {
+          keystore: {
+            get: (name: string) => {
+              keystore ??= Keystore.open(stateDir, {
+                ...(env.LARKCODE_KEYSTORE_PASSPHRASE ? { passphrase: env.LARKCODE_KEYSTORE_PASSPHRASE } : {}),
+              });
+              return keystore.get(name);
+            },
+          },
+        }
+      : {}),
+  };
 }

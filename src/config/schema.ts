@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { secretRefSchema } from './secrets.js';
 
 export const accessModes = ['read-only', 'workspace', 'full'] as const;
 export type AccessMode = (typeof accessModes)[number];
@@ -17,7 +18,8 @@ export const configSchema = z
     appId: z.string().regex(/^cli_[0-9a-f]{16}$/i, {
       message: 'must be cli_ followed by 16 hex digits (the node-sdk ignores anything else)',
     }),
-    appSecret: z.string().min(1),
+    /** The app secret, or a reference to it: `env:NAME`, `file:/path` (mode 0600), `exec:command`, `keystore:name`. */
+    appSecret: secretRefSchema,
     domain: domainSchema.default('feishu'),
     /** Default working directory for every scope (must exist; broad directories are refused). */
     workspace: z.string().min(1),
@@ -69,8 +71,8 @@ export const configSchema = z
       .object({
         /** Passed to codex as `--config` overrides: model, model_provider, model_providers … */
         config: z.record(z.string(), z.unknown()).default({}),
-        /** API key for codex, plain or `env:NAME`; injected only into the codex child. */
-        apiKey: z.string().min(1).optional(),
+        /** API key for codex, or a reference (`env:`, `file:`, `exec:`, `keystore:`); injected only into the codex child. */
+        apiKey: secretRefSchema.optional(),
         /** CODEX_HOME for this profile; default: `<state>/codex-home` (isolated from ~/.codex). */
         home: z.string().min(1).optional(),
         model: z.string().min(1).optional(),

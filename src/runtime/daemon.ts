@@ -19,9 +19,10 @@ import { CodexSdkRunner } from '../agents/codex-sdk/runner.js';
 import type { AgentRunner } from '../agents/types.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { parseInput } from '../commands/parse.js';
-import { resolveSecret } from '../config/load.js';
+import { secretContext } from '../config/load.js';
 import type { LarkcodePaths } from '../config/paths.js';
 import type { AccessMode, LarkcodeConfig } from '../config/schema.js';
+import { resolveSecret } from '../config/secrets.js';
 import type { MessageInput } from '../core/bridge-input.js';
 import { LarkcodeError } from '../core/errors.js';
 import { sleep } from '../core/retry.js';
@@ -847,7 +848,9 @@ function createCodexRunner(
   const leftovers = killLeftoverCodex(codexHome);
   if (leftovers.length > 0)
     logger.warn({ pids: leftovers }, 'killed codex processes left by a previous larkcode');
-  const configuredKey = resolveSecret(config.codex.apiKey, env);
+  const configuredKey = config.codex.apiKey
+    ? resolveSecret(config.codex.apiKey, secretContext(env, paths.stateDir))
+    : undefined;
   // Without a configured key, a key in larkcode's own environment is handed to codex only.
   const apiKey = configuredKey ?? env.CODEX_API_KEY ?? env.OPENAI_API_KEY;
   const codexConfig = config.codex.config as Record<string, unknown>;
