@@ -1,13 +1,29 @@
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
-import { resolvePaths } from '../config/paths.js';
+import { DEFAULT_PROFILE, resolvePaths } from '../config/paths.js';
 import { LarkcodeError } from '../core/errors.js';
 import { startDaemon } from '../runtime/daemon.js';
 import { createInspection } from '../runtime/inspection.js';
-import { acquireInstanceLock, defaultRegistryDir, releaseOnExit } from '../runtime/instance-lock.js';
+import {
+  acquireInstanceLock,
+  defaultRegistryDir,
+  listRunning,
+  releaseOnExit,
+} from '../runtime/instance-lock.js';
 import { createLogger } from '../runtime/logger.js';
+import { formatChecks, runDoctor } from './doctor.js';
+import {
+  launchdPlist,
+  SERVICE_FILE_MODE,
+  type ServiceSpec,
+  serviceCommands,
+  servicePaths,
+  systemdUnit,
+} from './service.js';
 
 const EXIT_CONFIG = 78; // EX_CONFIG
 const EXIT_FAILURE = 1;
@@ -20,8 +36,15 @@ Usage:
   larkcode start        run in the foreground (Ctrl-C or SIGTERM stops it)
       --inspect         serve a local page with the live actor system (Stately Inspector)
       --record <file>   append every inspection event to <file> as JSONL
+  larkcode status       which larkcode processes run on this machine
+  larkcode doctor       check config, credentials, CardKit, codex, workspace, state (exit 1 on a problem)
+  larkcode daemon install|uninstall|start|stop|status|logs
+                        run larkcode as a user service (systemd on Linux, launchd on macOS)
   larkcode --version
   larkcode --help
+
+Every command takes --profile <name> (default: "default"): a profile has its own config, app,
+state, logs and sessions.
 
 Config: $LARKCODE_HOME/config.json (default ~/.config/larkcode/config.json).
 Env overrides: FEISHU_APP_ID, FEISHU_APP_SECRET, FEISHU_DOMAIN (feishu | lark | URL).`;
@@ -35,8 +58,10 @@ async function main(argv: string[]): Promise<number> {
       version: { type: 'boolean', short: 'v' },
       inspect: { type: 'boolean' },
       record: { type: 'string' },
+      profile: { type: 'string' },
     },
   });
+  const profile = values.profile ?? DEFAULT_PROFILE;
   if (values.version) {
     process.stdout.write(`${packageVersion()}\n`);
     return 0;
@@ -47,19 +72,26 @@ async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   if (command === 'start')
-    return start({ inspect: values.inspect ?? false, ...(values.record ? { record: values.record } : {}) });
+    return start({
+      profile,
+      inspect: values.inspect ?? false,
+      ...(values.record ? { record: values.record } : {}),
+    });
+  if (command === 'status') return status();
+  if (command === 'doctor') return doctor(profile);
+  if (command === 'daemon') return daemonCommand(positionals[1], profile);
   process.stderr.write(`larkcode: unknown command "${command}"\n\n${USAGE}\n`);
   return 2;
 }
 
-async function start(flags: { inspect: boolean; record?: string }): Promise<number> {
-  const paths = resolvePaths();
+async function start(flags: { profile: string; inspect: boolean; record?: string }): Promise<number> {
+  const paths = resolvePaths(process.env, flags.profile);
   const config = loadConfig(paths.configFile, process.env, paths.stateDir);
   // Before anything connects: two listeners on one app split Feishu's events at random.
   const lock = acquireInstanceLock({
     stateDir: paths.stateDir,
     registryDir: defaultRegistryDir(process.env, homedir()),
-    profile: 'default',
+    profile: paths.profile,
     appId: config.appId,
     version: packageVersion(),
   });
@@ -101,6 +133,93 @@ async function start(flags: { inspect: boolean; record?: string }): Promise<numb
     process.on('SIGINT', onSignal);
     requestExit = onSignal;
   });
+}
+
+function status(): number {
+  const running = listRunning(defaultRegistryDir(process.env, homedir()));
+  if (running.length === 0) {
+    process.stdout.write('No larkcode is running.\n');
+    return 3; // LSB "not running"
+  }
+  for (const p of running) {
+    process.stdout.write(
+      `pid ${p.pid}  profile ${p.profile}  app ${p.appId}  since ${p.startedAt}  state ${p.stateDir}\n`,
+    );
+  }
+  return 0;
+}
+
+async function doctor(profile: string): Promise<number> {
+  const paths = resolvePaths(process.env, profile);
+  const checks = await runDoctor(paths, {
+    env: process.env,
+    registryDir: defaultRegistryDir(process.env, homedir()),
+  });
+  process.stdout.write(`${formatChecks(checks)}\n`);
+  return checks.every((c) => c.ok) ? 0 : 1;
+}
+
+function daemonCommand(action: string | undefined, profile: string): number {
+  const platform = process.platform;
+  if (platform !== 'linux' && platform !== 'darwin') {
+    throw new LarkcodeError(
+      'config',
+      'larkcode daemon supports Linux (systemd) and macOS (launchd); run larkcode start under your own supervisor',
+    );
+  }
+  const paths = resolvePaths(process.env, profile);
+  const spec: ServiceSpec = {
+    profile,
+    nodePath: process.execPath,
+    larkcodeBin: fileURLToPath(new URL('../../../bin/larkcode.js', import.meta.url)),
+    ...(process.env.LARKCODE_HOME ? { larkcodeHome: process.env.LARKCODE_HOME } : {}),
+    env: process.env,
+    workingDirectory: homedir(),
+    logDir: paths.logDir,
+  };
+  const location = servicePaths(platform, homedir(), spec);
+  const commands = serviceCommands(platform, location.name, {
+    ...location,
+    ...(process.getuid ? { uid: process.getuid() } : {}),
+  });
+  const run = (steps: string[][], { ignoreFailure = false } = {}) => {
+    for (const [bin, ...args] of steps) {
+      const result = spawnSync(bin!, args, { stdio: 'inherit' });
+      if (result.status !== 0 && !ignoreFailure) return result.status ?? 1;
+    }
+    return 0;
+  };
+  switch (action) {
+    case 'install': {
+      // Loads the config first, so a broken setup fails here, not in a restart loop.
+      loadConfig(paths.configFile, process.env, paths.stateDir);
+      mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
+      mkdirSync(location.dir, { recursive: true });
+      run(commands.uninstall, { ignoreFailure: true });
+      const text = platform === 'linux' ? systemdUnit(spec).text : launchdPlist(spec).text;
+      writeFileSync(location.file, text, { mode: SERVICE_FILE_MODE });
+      process.stdout.write(`Wrote ${location.file}\n`);
+      for (const note of commands.notes) process.stdout.write(`${note}\n`);
+      return run(commands.install);
+    }
+    case 'uninstall': {
+      run(commands.uninstall, { ignoreFailure: true });
+      rmSync(location.file, { force: true });
+      process.stdout.write(`Removed ${location.file}\n`);
+      return run(commands.afterUninstall, { ignoreFailure: true });
+    }
+    case 'start':
+      return run(commands.start);
+    case 'stop':
+      return run(commands.stop);
+    case 'status':
+      return run(commands.status);
+    case 'logs':
+      return run([commands.logs.follow]);
+    default:
+      process.stderr.write('larkcode daemon install|uninstall|start|stop|status|logs\n');
+      return 2;
+  }
 }
 
 function packageVersion(): string {

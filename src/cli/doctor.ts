@@ -1,0 +1,151 @@
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import pino from 'pino';
+import { loadConfig } from '../config/load.js';
+import type { LarkcodePaths } from '../config/paths.js';
+import type { LarkcodeConfig } from '../config/schema.js';
+import { LarkcodeError } from '../core/errors.js';
+import { FeishuApi } from '../feishu/api.js';
+import { FeishuApiError } from '../feishu/errors.js';
+import { validateWorkspace } from '../policy/workspace.js';
+import { listRunning } from '../runtime/instance-lock.js';
+
+export interface DoctorCheck {
+  name: string;
+  ok: boolean;
+  /** What was found, and when not ok, what to do about it. */
+  detail: string;
+}
+
+/**
+ * Preflight for one profile: each check says what it found and, when it fails, how to fix it.
+ * Checks never stop at the first failure: a person fixing a setup wants the whole list.
+ */
+export async function runDoctor(
+  paths: LarkcodePaths,
+  options: { env: NodeJS.ProcessEnv; registryDir: string },
+): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = [];
+  let config: LarkcodeConfig;
+  try {
+    config = loadConfig(paths.configFile, options.env, paths.stateDir);
+    checks.push({ name: 'Config', ok: true, detail: paths.configFile });
+  } catch (error) {
+    checks.push({ name: 'Config', ok: false, detail: messageOf(error) });
+    return checks;
+  }
+
+  const api = new FeishuApi(
+    { appId: config.appId, appSecret: config.appSecret, domain: config.domain },
+    pino({ level: 'silent' }),
+  );
+  try {
+    const bot = await api.botIdentity();
+    checks.push({ name: 'Feishu credentials and bot', ok: true, detail: `token issued; bot "${bot.name}"` });
+  } catch (error) {
+    checks.push({
+      name: 'Feishu credentials and bot',
+      ok: false,
+      detail: `${messageOf(error)} — check appId/appSecret and the domain (feishu or lark), and that the app has the Bot capability and a published version`,
+    });
+  }
+  checks.push(await cardkitCheck(api));
+  checks.push({
+    name: 'Card button callbacks',
+    ok: true,
+    detail:
+      'cannot be checked from here: in the developer console, Events & Callbacks → Callback configuration must use the long connection and subscribe card.action.trigger; without it every button press shows Feishu error 200340',
+  });
+  checks.push(codexCheck(config));
+  try {
+    checks.push({ name: 'Workspace', ok: true, detail: validateWorkspace(config.workspace) });
+  } catch (error) {
+    checks.push({
+      name: 'Workspace',
+      ok: false,
+      detail: `${messageOf(error)} — set "workspace" to a project directory`,
+    });
+  }
+  try {
+    mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
+    accessSync(paths.stateDir, constants.W_OK);
+    checks.push({ name: 'State directory', ok: true, detail: `${paths.stateDir} is writable` });
+  } catch {
+    checks.push({
+      name: 'State directory',
+      ok: false,
+      detail: `${paths.stateDir} is not writable — fix its owner or mode`,
+    });
+  }
+  const running = listRunning(options.registryDir).filter((p) => p.appId === config.appId);
+  checks.push({
+    name: 'Running larkcode',
+    ok: true,
+    detail:
+      running.length === 0
+        ? 'none for this app'
+        : running.map((p) => `pid ${p.pid} (profile ${p.profile}, since ${p.startedAt})`).join('; '),
+  });
+  return checks;
+}
+
+/** Creating a card entity needs cardkit:card:write; without it run cards fall back to plain cards. */
+async function cardkitCheck(api: FeishuApi): Promise<DoctorCheck> {
+  const name = 'CardKit (streaming run cards)';
+  try {
+    await api.call('cardkit.card.create', () =>
+      api.client.cardkit.v1.card.create({
+        data: {
+          type: 'card_json',
+          data: JSON.stringify({
+            schema: '2.0',
+            body: { elements: [{ tag: 'markdown', content: 'larkcode doctor' }] },
+          }),
+        },
+      }),
+    );
+    return { name, ok: true, detail: 'a test card entity was created (it is never sent)' };
+  } catch (error) {
+    const missingScope = error instanceof FeishuApiError && error.failure === 'permission';
+    return {
+      name,
+      ok: false,
+      detail: missingScope
+        ? 'the app lacks cardkit:card:write — add it and publish a new version (cards still work, updated every 1.5 s)'
+        : messageOf(error),
+    };
+  }
+}
+
+function codexCheck(config: LarkcodeConfig): DoctorCheck {
+  const name = 'Codex binary';
+  try {
+    const bin = config.codex.path ?? bundledCodex();
+    const args = bin.endsWith('.js') ? [bin, '--version'] : ['--version'];
+    const version = execFileSync(bin.endsWith('.js') ? process.execPath : bin, args, {
+      encoding: 'utf8',
+      timeout: 10_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).trim();
+    const auth = config.codex.apiKey ? 'API key from config' : 'CODEX_HOME login or OPENAI_API_KEY';
+    return { name, ok: true, detail: `${version} (${bin}); auth: ${auth}` };
+  } catch (error) {
+    return { name, ok: false, detail: `${messageOf(error)} — install @openai/codex or set codex.path` };
+  }
+}
+
+function bundledCodex(): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve('@openai/codex/package.json')), 'bin', 'codex.js');
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof LarkcodeError) return error.message;
+  return error instanceof Error ? error.message.split('\n')[0]! : String(error);
+}
+
+export function formatChecks(checks: DoctorCheck[]): string {
+  return checks.map((c) => `${c.ok ? '✅' : '❌'} ${c.name}: ${c.detail}`).join('\n');
+}

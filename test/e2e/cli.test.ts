@@ -1,0 +1,103 @@
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectEmulatorControl, type EmulatorControl } from '../support/feishu-emulator/control-client.js';
+import { type Spawned, spawnProcess } from '../support/processes.js';
+import type { StackInfo } from '../support/stack.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const LARKCODE_BIN = join(ROOT, 'bin/larkcode.js');
+
+/** The operator's commands, as a person runs them: `larkcode status`, `doctor`, `daemon install`. */
+describe('larkcode CLI', () => {
+  let stack: Spawned;
+  let info: StackInfo;
+  let emulator: EmulatorControl;
+
+  beforeAll(async () => {
+    stack = spawnProcess(process.execPath, ['--import', 'tsx', join(ROOT, 'test/support/stack.ts')], {
+      cwd: ROOT,
+    });
+    info = JSON.parse(await stack.waitForLine((l) => l.startsWith('{'))) as StackInfo;
+    emulator = connectEmulatorControl(info.emulatorUrl);
+  });
+  afterAll(async () => {
+    stack?.child.kill('SIGTERM');
+    await stack?.exited;
+  });
+
+  const env = (extra: Record<string, string> = {}) => ({
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    ...info.env,
+    ...extra,
+  });
+  const runCli = async (args: string[], extra: Record<string, string> = {}) => {
+    const proc = spawnProcess(process.execPath, [LARKCODE_BIN, ...args], { env: env(extra) });
+    const exit = await proc.exited;
+    return { code: exit.code, stdout: proc.stdout.join('\n'), stderr: proc.stderr.join('\n') };
+  };
+
+  it('doctor passes every check against a working setup, and fails (exit 1) with a fix on bad credentials', async () => {
+    const good = await runCli(['doctor']);
+    expect(good.stdout).toContain('✅ Feishu credentials and bot');
+    expect(good.stdout).toContain('✅ CardKit');
+    expect(good.stdout).toMatch(/✅ Codex binary: codex-cli \d/);
+    expect(good.stdout).toContain('200340');
+    expect(good.code, good.stdout).toBe(0);
+    const bad = await runCli(['doctor'], { FEISHU_APP_SECRET: 'wrong-secret' });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/❌ Feishu credentials and bot: .*check appId\/appSecret/);
+    expect(bad.stdout).not.toContain('wrong-secret');
+  });
+
+  it('status lists a running larkcode (exit 0), and says when none runs (exit 3)', async () => {
+    expect((await runCli(['status'])).code).toBe(3);
+    const larkcode = spawnProcess(process.execPath, [LARKCODE_BIN, 'start'], { env: env() });
+    try {
+      await larkcode.waitForLine((l) => l.includes('"msg":"ready"'));
+      await emulator.waitForClient();
+      const listed = await runCli(['status']);
+      expect(listed.code).toBe(0);
+      expect(listed.stdout).toContain(`pid ${larkcode.child.pid}`);
+      expect(listed.stdout).toContain('profile default');
+    } finally {
+      larkcode.child.kill('SIGTERM');
+      await larkcode.exited;
+    }
+    expect((await runCli(['status'])).code).toBe(3);
+  });
+
+  it('daemon install writes a unit that captures PATH, proxies and CODEX_HOME (not secrets) and enables it', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'larkcode-daemon-home-'));
+    const bin = join(home, 'fakebin');
+    mkdirSync(bin);
+    const calls = join(home, 'calls.txt');
+    // A stand-in systemctl that records what it was asked to do.
+    writeFileSync(join(bin, 'systemctl'), `#!/bin/sh\necho "systemctl $*" >> '${calls}'\n`);
+    chmodSync(join(bin, 'systemctl'), 0o755);
+    const result = await runCli(['daemon', 'install'], {
+      HOME: home,
+      PATH: `${bin}:${process.env.PATH}`,
+      HTTPS_PROXY: 'http://proxy.local:3128',
+      CODEX_HOME: '/srv/codex-home',
+      OPENAI_API_KEY: 'sk-must-not-leak',
+    });
+    expect(result.code, result.stderr).toBe(0);
+    const unit = readFileSync(join(home, '.config/systemd/user/larkcode-default.service'), 'utf8');
+    expect(unit).toContain('HTTPS_PROXY=http://proxy.local:3128');
+    expect(unit).toContain('CODEX_HOME=/srv/codex-home');
+    expect(unit).toContain(`${bin}:`);
+    expect(unit).toContain('larkcode.js');
+    expect(unit).not.toContain('sk-must-not-leak');
+    expect(unit).not.toContain(info.env.FEISHU_APP_SECRET!);
+    const recorded = readFileSync(calls, 'utf8');
+    expect(recorded).toContain('systemctl --user daemon-reload');
+    expect(recorded).toContain('systemctl --user enable --now larkcode-default.service');
+    const removed = await runCli(['daemon', 'uninstall'], { HOME: home, PATH: `${bin}:${process.env.PATH}` });
+    expect(removed.code).toBe(0);
+    expect(readFileSync(calls, 'utf8')).toContain('systemctl --user disable --now larkcode-default.service');
+  });
+});
