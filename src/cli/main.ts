@@ -96,7 +96,10 @@ async function start(flags: { profile: string; inspect: boolean; record?: string
     version: packageVersion(),
   });
   releaseOnExit(lock);
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, {
+    logDir: paths.logDir,
+    pretty: Boolean(process.stdout.isTTY),
+  });
   const inspection = createInspection({
     inspect: flags.inspect,
     ...(flags.record ? { recordFile: flags.record } : {}),

@@ -15,11 +15,13 @@ const domainSchema = z.union([
 /** `$LARKCODE_HOME/config.json`. Unknown keys are errors, so a typo never silently falls back to a default. */
 export const configSchema = z
   .object({
+    /** The app's `cli_…` id (16 hex digits), from the developer console. */
     appId: z.string().regex(/^cli_[0-9a-f]{16}$/i, {
       message: 'must be cli_ followed by 16 hex digits (the node-sdk ignores anything else)',
     }),
     /** The app secret, or a reference to it: `env:NAME`, `file:/path` (mode 0600), `exec:command`, `keystore:name`. */
     appSecret: secretRefSchema,
+    /** `feishu`, `lark`, or a base URL (private deployments, the test emulator); no trailing `/`. */
     domain: domainSchema.default('feishu'),
     /** Default working directory for every scope (must exist; broad directories are refused). */
     workspace: z.string().min(1),
@@ -30,14 +32,19 @@ export const configSchema = z
       .array(z.string().regex(/^(ou|oc)_\w+$/, { message: 'entries are ou_… users or oc_… chats' }))
       .default([]),
     groups: z
-      .object({ requireMention: z.boolean().default(true) })
+      .object({
+        /** In groups, answer only when the bot is @-mentioned (each group can change it with /config). */
+        requireMention: z.boolean().default(true),
+      })
       .strict()
       .default({ requireMention: true }),
     permissions: z
       .object({
+        /** `read-only` / `workspace` / `full` → Codex sandbox `read-only` / `workspace-write` / `danger-full-access`. */
         defaultAccess: z.enum(accessModes).default('workspace'),
         /** The widest access an admin may give a chat (`full` is the owner's alone whatever this says). */
         maxAccess: z.enum(accessModes).default('workspace'),
+        /** Let sandboxed commands use the network. */
         networkAccess: z.boolean().default(false),
         /** When set, /cd and /ws accept only directories inside these. */
         allowedRoots: z.array(z.string().min(1)).default([]),
@@ -75,6 +82,7 @@ export const configSchema = z
         apiKey: secretRefSchema.optional(),
         /** CODEX_HOME for this profile; default: `<state>/codex-home` (isolated from ~/.codex). */
         home: z.string().min(1).optional(),
+        /** Model slug; default: codex's own default (or `model` in `codex.config`). */
         model: z.string().min(1).optional(),
         /** Path to a codex binary; default: the one bundled with @openai/codex-sdk. */
         path: z.string().min(1).optional(),
@@ -95,6 +103,7 @@ export const configSchema = z
       })
       .strict()
       .default({ showReasoning: true }),
+    /** Log verbosity: `trace` … `error`. */
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
   })
   .strict();
