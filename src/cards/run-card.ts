@@ -550,26 +550,38 @@ export function footerText(view: RunView, chrome: RunCardChrome): string {
   return parts.join(' · ');
 }
 
-/**
- * Tokens for this turn. Codex reports totals for the whole thread, so this turn is the
- * difference from the totals after the previous turn of the same thread.
- */
 function turnTokens(view: RunView): string | undefined {
+  const turn = turnUsage(view);
+  if (!turn) return undefined;
+  const note = turn.threadTotal ? ' (thread total)' : '';
+  return `🔢 ${formatCount(turn.usage.inputTokens)} in / ${formatCount(turn.usage.outputTokens)} out${note}`;
+}
+
+/**
+ * Tokens of this turn. Codex reports totals for the whole thread, so this turn is the difference
+ * from the totals after the previous turn of the same thread; without them, the thread's total.
+ */
+export function turnUsage(
+  view: RunView,
+): { usage: Omit<TokenUsage, 'cumulative'>; threadTotal: boolean } | undefined {
   const usage = view.agent.usage;
   if (!usage) return undefined;
-  const line = (u: Pick<TokenUsage, 'inputTokens' | 'outputTokens'>, note = '') =>
-    `🔢 ${formatCount(u.inputTokens)} in / ${formatCount(u.outputTokens)} out${note}`;
-  if (!usage.cumulative) return line(usage);
+  if (!usage.cumulative) return { usage, threadTotal: false };
   const baseline = view.usageBaseline;
   const freshThread =
     !baseline?.sessionId || (view.agent.sessionId && view.agent.sessionId !== baseline.sessionId);
-  if (freshThread) return line(usage);
-  if (baseline?.usage)
-    return line({
-      inputTokens: Math.max(0, usage.inputTokens - baseline.usage.inputTokens),
-      outputTokens: Math.max(0, usage.outputTokens - baseline.usage.outputTokens),
-    });
-  return line(usage, ' (thread total)');
+  if (freshThread) return { usage, threadTotal: false };
+  if (!baseline?.usage) return { usage, threadTotal: true };
+  const before = baseline.usage;
+  return {
+    usage: {
+      inputTokens: Math.max(0, usage.inputTokens - before.inputTokens),
+      cachedInputTokens: Math.max(0, usage.cachedInputTokens - before.cachedInputTokens),
+      outputTokens: Math.max(0, usage.outputTokens - before.outputTokens),
+      reasoningTokens: Math.max(0, usage.reasoningTokens - before.reasoningTokens),
+    },
+    threadTotal: false,
+  };
 }
 
 function formatCount(n: number): string {

@@ -103,6 +103,16 @@ export const configSchema = z
       })
       .strict()
       .default({ showReasoning: true }),
+    health: z
+      .object({
+        /** Serve `/metrics` (Prometheus text) and `/health` on a loopback address. */
+        enabled: z.boolean().default(false),
+        /** Loopback only: 127.0.0.1, ::1 or localhost. */
+        host: z.enum(['127.0.0.1', '::1', 'localhost']).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65_535).default(9478),
+      })
+      .strict()
+      .default({ enabled: false, host: '127.0.0.1', port: 9478 }),
     /** Log verbosity: `trace` … `error`. */
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
   })

@@ -11,6 +11,8 @@ export interface GatewayHandlers {
    * the ack — it must come within 3 s, so decide and enqueue only.
    */
   onCardAction: (raw: unknown) => unknown;
+  /** The long connection dropped and the SDK is reconnecting. */
+  onReconnecting?: () => void;
 }
 
 export interface GatewayOptions {
@@ -66,7 +68,10 @@ export class FeishuGateway {
           autoReconnect: true,
           onReady,
           onError,
-          onReconnecting: () => logger.warn('feishu long connection lost; reconnecting'),
+          onReconnecting: () => {
+            logger.warn('feishu long connection lost; reconnecting');
+            handlers.onReconnecting?.();
+          },
           onReconnected: () => logger.info('feishu long connection restored'),
         });
         void this.#ws.start({ eventDispatcher: dispatcher });

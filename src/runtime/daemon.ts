@@ -18,6 +18,7 @@ import { killLeftoverCodex } from '../agents/codex-sdk/reap-orphans.js';
 import { CodexSdkRunner } from '../agents/codex-sdk/runner.js';
 import type { AgentRunner } from '../agents/types.js';
 import { AuditLog } from '../audit/audit-log.js';
+import { turnUsage } from '../cards/run-card.js';
 import { parseInput } from '../commands/parse.js';
 import { secretContext } from '../config/load.js';
 import type { LarkcodePaths } from '../config/paths.js';
@@ -54,6 +55,8 @@ import {
   type ScopeState,
 } from './commands.js';
 import { EffectTracker } from './effects.js';
+import { composeHealthReport, startHealthServer } from './health-server.js';
+import { LarkcodeMetrics } from './metrics.js';
 import { RunReactions } from './reactions.js';
 import { RenderHub } from './render-hub.js';
 
@@ -100,6 +103,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const audit = AuditLog.open(paths.stateDir, {
     onError: (error) => logger.error({ err: error }, 'audit log'),
   });
+  const metrics = new LarkcodeMetrics();
+  const startedAt = Date.now();
+  let lastEventAt: number | undefined;
   const api = new FeishuApi(
     { appId: config.appId, appSecret: config.appSecret, domain: config.domain },
     logger,
@@ -108,6 +114,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const bot = await api.botIdentity();
   const agent = options.agent ?? createCodexRunner(config, paths, env, logger);
   const effects = new EffectTracker(logger);
+  // The agent's smoke test for /health: the backend is there and answers for its version.
+  const agentCheck = { ok: true, detail: agent.name, checkedAt: Date.now() };
 
   const runtimeSettings = RuntimeSettingsStore.open(paths.stateDir);
   // What a chat gets with no overrides: config.json, then what /config changed.
@@ -201,6 +209,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     ...(options.inspect ? { inspect: options.inspect } : {}),
     flushCard: cardSink,
     onFinished: (view) => {
+      const turn = turnUsage(view);
+      if (turn && !turn.threadTotal) metrics.recordTokens(turn.usage);
       audit.record({
         actor: view.inputs[0]?.actorId ?? 'larkcode',
         ...(view.scopeId ? { scopeId: view.scopeId } : {}),
@@ -273,6 +283,32 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     });
   };
 
+  // Run metrics from the updates each run's card gets: open → started → finish.
+  const runTimes = new Map<string, { openedAt: number; startedAt?: number }>();
+  const countRun = (runId: string, update: RenderUpdate) => {
+    const now = Date.now();
+    if (update.type === 'render.open') runTimes.set(runId, { openedAt: now });
+    if (update.type === 'render.started') {
+      const times = runTimes.get(runId);
+      if (times && times.startedAt === undefined) {
+        times.startedAt = now;
+        metrics.runsStarted.inc();
+        metrics.activeRuns.inc();
+        metrics.queueWaitSeconds.observe((now - times.openedAt) / 1000);
+      }
+    }
+    if (update.type === 'render.finish') {
+      const times = runTimes.get(runId);
+      runTimes.delete(runId);
+      metrics.runsFinished.inc({ outcome: update.outcome });
+      if (update.outcome === 'failed') metrics.failures.inc({ phase: 'agent' });
+      if (times?.startedAt !== undefined) {
+        metrics.activeRuns.dec();
+        metrics.runDurationSeconds.observe((now - times.startedAt) / 1000);
+      }
+    }
+  };
+
   // 50 ms while few runs stream (text shows within ~200 ms); wider when many do, as each card's
   // writes are then paced by the shared per-minute quota and merging saves CPU for nothing lost.
   const textMergeWindow = () => Math.min(250, Math.max(50, renderHub.activeRuns * 10));
@@ -314,7 +350,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       // Deferred so one actor's action never runs another actor's transitions re-entrantly;
       // microtasks keep the updates in order.
       renderRun: (_, { runId, update }) =>
-        queueMicrotask(() => renderHub.update(runId, withUsageBaseline(update))),
+        queueMicrotask(() => {
+          countRun(runId, update);
+          renderHub.update(runId, withUsageBaseline(update));
+        }),
       notify: (_, notice) => notify(notice),
       reportInterruptedRun: (_, { scopeId, run }) => queueMicrotask(() => reportInterruptedRun(scopeId, run)),
     },
@@ -389,6 +428,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     switch (decision.action) {
       case 'drop': {
+        metrics.messagesDropped.inc({ reason: decision.reason });
         logger.debug({ messageId: decision.messageId, reason: decision.reason }, 'message dropped');
         const stranger = decision.stranger;
         if (
@@ -417,6 +457,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         const { input } = decision;
         const parsed = parseInput(input.text);
         const role = roleOf(policy(), input.actorId, input.chat.chatId) ?? 'user';
+        metrics.messagesAccepted.inc();
         logger.info(
           { scopeId: input.scopeId, messageId: input.messageId, actorId: input.actorId, kind: parsed.kind },
           'message accepted',
@@ -453,6 +494,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   // Per chat, events are handled in arrival order even though the SDK runs handlers concurrently.
   const chatQueues = new Map<string, Promise<void>>();
   const onMessageEvent = (raw: unknown) => {
+    lastEventAt = Date.now();
     const chatId = (raw as RawMessageEvent)?.message?.chat_id ?? '';
     const previous = chatQueues.get(chatId) ?? Promise.resolve();
     const next = previous
@@ -742,11 +784,30 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     currentPolicyFingerprint: (scopeId) => fingerprintOf(scopeId, scopeState(scopeId).settings),
     activeRunId: (scopeId) => scopeActor(scopeId)?.getSnapshot().context.activeRun?.runId,
     stopRun: (scopeId) => scopeActor(scopeId)?.send({ type: 'control.stop' }),
-    audit: (record) => audit.record(record),
+    audit: (record) => {
+      if (record.decision === 'denied') metrics.callbackDenials.inc({ reason: record.reason ?? 'unknown' });
+      audit.record(record);
+    },
     configure: (token, operator) => applyCardChoice(token, operator),
   });
 
-  await gateway.start({ onMessageEvent, onCardAction });
+  await gateway.start({ onMessageEvent, onCardAction, onReconnecting: () => metrics.reconnects.inc() });
+  const healthServer = config.health.enabled
+    ? await startHealthServer({
+        host: config.health.host,
+        port: config.health.port,
+        logger,
+        metrics: () => metrics.render(),
+        health: () =>
+          composeHealthReport({
+            connectionState: gateway.connectionState(),
+            ...(lastEventAt !== undefined ? { lastEventAt } : {}),
+            agent: agentCheck,
+            startedAt,
+          }),
+      })
+    : undefined;
+  if (healthServer) logger.info({ url: healthServer.url }, 'metrics and health served');
   logger.info({ bot: bot.name, botOpenId: bot.openId, workspace, agent: agent.name }, 'ready');
 
   let stopping: Promise<void> | undefined;
@@ -757,6 +818,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         const deadline = Date.now() + deadlineMs;
         logger.info('shutting down');
         clearInterval(keyRotation);
+        await healthServer?.close();
         gateway.stop();
         await Promise.allSettled(chatQueues.values());
         supervisor.send({ type: 'daemon.shutdown', at: Date.now() });
