@@ -2,6 +2,7 @@ import * as lark from '@larksuiteoapi/node-sdk';
 import type { Logger } from 'pino';
 import { LarkcodeError } from '../core/errors.js';
 import { type FeishuDomain, sdkDomain, sdkLogger } from './api.js';
+import { type LivenessOptions, watchLiveness } from './liveness.js';
 
 export interface GatewayHandlers {
   /** Called synchronously from the SDK handler; must only enqueue (the ack waits for it). */
@@ -20,6 +21,8 @@ export interface GatewayOptions {
   appSecret: string;
   domain: FeishuDomain;
   logger: Logger;
+  /** Deaf-connection watchdog timing (tests shorten it). */
+  liveness?: LivenessOptions;
 }
 
 /**
@@ -29,6 +32,7 @@ export interface GatewayOptions {
 export class FeishuGateway {
   #ws?: lark.WSClient;
   #restart?: () => void;
+  #stopWatchdog?: () => void;
 
   constructor(private readonly options: GatewayOptions) {}
 
@@ -73,9 +77,17 @@ export class FeishuGateway {
             handlers.onReconnecting?.();
           },
           onReconnected: () => logger.info('feishu long connection restored'),
+          // The SDK's own watchdog after its pings, as a second line behind ours.
+          wsConfig: { pingTimeout: 30 },
         });
         void this.#ws.start({ eventDispatcher: dispatcher });
       };
+      this.#stopWatchdog = watchLiveness(
+        () => this.#ws,
+        logger,
+        () => handlers.onReconnecting?.(),
+        this.options.liveness,
+      );
       connect(
         () => settle(),
         (error) =>
@@ -103,6 +115,7 @@ export class FeishuGateway {
   }
 
   stop(): void {
+    this.#stopWatchdog?.();
     this.#ws?.close({ force: true });
   }
 }

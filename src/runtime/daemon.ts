@@ -30,6 +30,7 @@ import { sleep } from '../core/retry.js';
 import { FeishuApi } from '../feishu/api.js';
 import { FeishuGateway } from '../feishu/gateway.js';
 import { decideMessage, type RawMessageEvent } from '../feishu/intake.js';
+import type { LivenessOptions } from '../feishu/liveness.js';
 import { createFeishuPort } from '../feishu/outbound.js';
 import type { FeishuPort, ReplyTarget } from '../feishu/port.js';
 import { type AccessPolicy, isAdmin, roleOf } from '../policy/access.js';
@@ -71,6 +72,8 @@ export interface DaemonOptions {
   inspect?: (event: InspectionEvent) => void;
   /** Time between two writes to one card (CardKit: ≤ 10 operations/s per card). */
   cardFlushIntervalMs?: number;
+  /** Deaf-connection watchdog timing (tests shorten it). */
+  liveness?: LivenessOptions;
   /** /exit from an admin: the CLI stops the daemon and exits. */
   onExit?: () => void;
   /** Turn a card's streaming on again this often (Feishu closes it 10 min after it was turned on). */
@@ -772,6 +775,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     appSecret: config.appSecret,
     domain: config.domain,
     logger,
+    ...(options.liveness ? { liveness: options.liveness } : {}),
   });
   const scopeActor = (scopeId: string) =>
     supervisor.system.get(scopeId) as ActorRefFrom<typeof scope> | undefined;

@@ -26,6 +26,7 @@ export async function startLarkcode(options: {
   config?: Partial<Record<keyof LarkcodeConfig, unknown>>;
   cardFlushIntervalMs?: number;
   cardStreamingRefreshMs?: number;
+  liveness?: { checkEveryMs: number; quietAfterMs: number; answerWithinMs: number };
   /** Reuse a LARKCODE_HOME and workspace (a restart); they are then left in place on stop. */
   reuse?: { home: string; workspace: string };
 }): Promise<InProcessLarkcode> {
@@ -50,6 +51,7 @@ export async function startLarkcode(options: {
   const daemon = await startDaemon({
     cardFlushIntervalMs: options.cardFlushIntervalMs ?? 300,
     ...(options.cardStreamingRefreshMs ? { cardStreamingRefreshMs: options.cardStreamingRefreshMs } : {}),
+    ...(options.liveness ? { liveness: options.liveness } : {}),
     config,
     paths: resolvePaths({ LARKCODE_HOME: home }),
     logger,
