@@ -41,6 +41,18 @@ export async function runDoctor(
     { appId: config.appId, appSecret: config.appSecret, domain: config.domain },
     pino({ level: 'silent' }),
   );
+  checks.push(...(await checkSetup(config, paths, { api, registryDir: options.registryDir })));
+  return checks;
+}
+
+/** The checks after the config loaded; `/doctor` in chat runs the same ones inside the daemon. */
+export async function checkSetup(
+  config: LarkcodeConfig,
+  paths: LarkcodePaths,
+  options: { api: FeishuApi; registryDir: string },
+): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = [];
+  const { api } = options;
   try {
     const bot = await api.botIdentity();
     checks.push({ name: 'Feishu credentials and bot', ok: true, detail: `token issued; bot "${bot.name}"` });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
 import type { Logger } from 'pino';
 import { type ActorRefFrom, createActor, type InspectionEvent } from 'xstate';
 import { createRunnerLogic } from '../../machines/runner.js';
@@ -19,6 +20,7 @@ import { CodexSdkRunner } from '../agents/codex-sdk/runner.js';
 import type { AgentRunner } from '../agents/types.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { turnUsage } from '../cards/run-card.js';
+import { checkSetup } from '../cli/doctor.js';
 import { parseInput } from '../commands/parse.js';
 import { secretContext } from '../config/load.js';
 import type { LarkcodePaths } from '../config/paths.js';
@@ -57,6 +59,7 @@ import {
 } from './commands.js';
 import { EffectTracker } from './effects.js';
 import { composeHealthReport, startHealthServer } from './health-server.js';
+import { defaultRegistryDir } from './instance-lock.js';
 import { LarkcodeMetrics } from './metrics.js';
 import { RunReactions } from './reactions.js';
 import { RenderHub } from './render-hub.js';
@@ -729,46 +732,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     };
   };
 
-  const doctorChecks = async () => {
-    const checks: { name: string; ok: boolean; detail: string }[] = [];
-    try {
-      const identity = await api.botIdentity();
-      checks.push({ name: 'Feishu credentials and bot', ok: true, detail: `bot ${identity.name}` });
-    } catch (error) {
-      checks.push({
-        name: 'Feishu credentials and bot',
-        ok: false,
-        detail: error instanceof Error ? error.message : String(error),
-      });
-    }
-    checks.push({
+  const doctorChecks = async () => [
+    {
       name: 'Long connection',
       ok: gateway.connectionState() === 'connected',
       detail: gateway.connectionState(),
-    });
-    try {
-      validateWorkspace(config.workspace);
-      checks.push({ name: 'Workspace', ok: true, detail: workspace });
-    } catch (error) {
-      checks.push({
-        name: 'Workspace',
-        ok: false,
-        detail: error instanceof Error ? error.message : String(error),
-      });
-    }
-    try {
-      accessSync(paths.stateDir, constants.W_OK);
-      checks.push({ name: 'State directory', ok: true, detail: `${paths.stateDir} is writable` });
-    } catch {
-      checks.push({
-        name: 'State directory',
-        ok: false,
-        detail: `${paths.stateDir} is not writable: fix its permissions`,
-      });
-    }
-    checks.push({ name: 'Agent', ok: true, detail: agent.name });
-    return checks;
-  };
+    },
+    ...(await checkSetup(config, paths, {
+      api,
+      registryDir: defaultRegistryDir(env, env.HOME ?? homedir()),
+    })),
+  ];
 
   const gateway = new FeishuGateway({
     appId: config.appId,
