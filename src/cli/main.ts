@@ -16,6 +16,7 @@ import {
 } from '../runtime/instance-lock.js';
 import { createLogger } from '../runtime/logger.js';
 import { formatChecks, runDoctor } from './doctor.js';
+import { type InitAnswers, runInit } from './init.js';
 import {
   launchdPlist,
   SERVICE_FILE_MODE,
@@ -36,6 +37,9 @@ Usage:
   larkcode start        run in the foreground (Ctrl-C or SIGTERM stops it)
       --inspect         serve a local page with the live actor system (Stately Inspector)
       --record <file>   append every inspection event to <file> as JSONL
+  larkcode init         write a profile's config (asks in a terminal; or --app-id --app-secret
+                        --domain --owner --workspace --allowed-root --auth --api-key [--force])
+                        secrets typed in go to the profile's encrypted keystore
   larkcode status       which larkcode processes run on this machine
   larkcode doctor       check config, credentials, CardKit, codex, workspace, state (exit 1 on a problem)
   larkcode daemon install|uninstall|start|stop|status|logs
@@ -59,6 +63,16 @@ async function main(argv: string[]): Promise<number> {
       inspect: { type: 'boolean' },
       record: { type: 'string' },
       profile: { type: 'string' },
+      'app-id': { type: 'string' },
+      'app-secret': { type: 'string' },
+      domain: { type: 'string' },
+      owner: { type: 'string' },
+      workspace: { type: 'string' },
+      'allowed-root': { type: 'string', multiple: true },
+      auth: { type: 'string' },
+      'api-key': { type: 'string' },
+      force: { type: 'boolean' },
+      interactive: { type: 'boolean' },
     },
   });
   const profile = values.profile ?? DEFAULT_PROFILE;
@@ -77,6 +91,30 @@ async function main(argv: string[]): Promise<number> {
       inspect: values.inspect ?? false,
       ...(values.record ? { record: values.record } : {}),
     });
+  if (command === 'init') {
+    const written = await runInit(
+      resolvePaths(process.env, profile),
+      {
+        ...(values['app-id'] ? { appId: values['app-id'] } : {}),
+        ...(values['app-secret'] ? { appSecret: values['app-secret'] } : {}),
+        ...(values.domain ? { domain: values.domain } : {}),
+        ...(values.owner ? { owner: values.owner } : {}),
+        ...(values.workspace ? { workspace: values.workspace } : {}),
+        ...(values['allowed-root'] ? { allowedRoots: values['allowed-root'] } : {}),
+        ...(values.auth ? { auth: values.auth as InitAnswers['auth'] } : {}),
+        ...(values['api-key'] ? { apiKey: values['api-key'] } : {}),
+      },
+      {
+        interactive: values.interactive ?? Boolean(process.stdin.isTTY),
+        force: values.force ?? false,
+        env: process.env,
+      },
+    );
+    process.stdout.write(
+      `Wrote ${written}. Next: larkcode doctor, then larkcode start (or larkcode daemon install).\n`,
+    );
+    return 0;
+  }
   if (command === 'status') return status();
   if (command === 'doctor') return doctor(profile);
   if (command === 'daemon') return daemonCommand(positionals[1], profile);

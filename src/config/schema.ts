@@ -78,6 +78,12 @@ export const configSchema = z
       .object({
         /** Passed to codex as `--config` overrides: model, model_provider, model_providers … */
         config: z.record(z.string(), z.unknown()).default({}),
+        /**
+         * How codex authenticates: `api-key` (the key below), `codex-home` (a `codex login` made for
+         * larkcode in its own CODEX_HOME) or `inherit-user` (your own ~/.codex). Default: `api-key`
+         * when a key is set, else `codex-home`.
+         */
+        auth: z.enum(['api-key', 'codex-home', 'inherit-user']).optional(),
         /** API key for codex, or a reference (`env:`, `file:`, `exec:`, `keystore:`); injected only into the codex child. */
         apiKey: secretRefSchema.optional(),
         /** CODEX_HOME for this profile; default: `<state>/codex-home` (isolated from ~/.codex). */

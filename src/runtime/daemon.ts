@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { type ActorRefFrom, createActor, type InspectionEvent } from 'xstate';
 import { createRunnerLogic } from '../../machines/runner.js';
@@ -145,7 +146,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     runtimeSettings.get().requireMention ??
     config.groups.requireMention;
 
-  const codexHome = config.codex.home ?? paths.defaultCodexHome;
+  const codexHome = codexHomeFor(config, paths, env);
   const callbackKeys = CallbackKeyStore.open(paths.stateDir);
   // Keys rotate at start-up when due; a daemon that runs for weeks rotates on its own too.
   const keyRotation = setInterval(() => {
@@ -157,7 +158,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const reactions = new RunReactions(feishu, logger);
   // How the agent authenticates and who may widen access are part of the policy too: a thread
   // never continues after either changed.
-  const authMode = config.codex.apiKey ? 'api-key' : 'codex-home';
+  const authMode = config.codex.auth ?? (config.codex.apiKey ? 'api-key' : 'codex-home');
   const accessDigest = `owner=${config.owner ?? ''};max=${config.permissions.maxAccess}`;
   const fingerprintOf = (scopeId: string, settings: ScopeSettings) =>
     policyFingerprint({
@@ -877,13 +878,20 @@ function cardFields(card: RunCardHandle) {
   };
 }
 
+/** `inherit-user` runs codex with your own ~/.codex (its login); otherwise larkcode's own. */
+function codexHomeFor(config: LarkcodeConfig, paths: LarkcodePaths, env: NodeJS.ProcessEnv): string {
+  if (config.codex.home) return config.codex.home;
+  if (config.codex.auth === 'inherit-user') return join(env.HOME ?? homedir(), '.codex');
+  return paths.defaultCodexHome;
+}
+
 function createCodexRunner(
   config: LarkcodeConfig,
   paths: LarkcodePaths,
   env: NodeJS.ProcessEnv,
   logger: Logger,
 ): AgentRunner {
-  const codexHome = config.codex.home ?? paths.defaultCodexHome;
+  const codexHome = codexHomeFor(config, paths, env);
   mkdirSync(`${codexHome}/tmp`, { recursive: true, mode: 0o700 });
   const leftovers = killLeftoverCodex(codexHome);
   if (leftovers.length > 0)

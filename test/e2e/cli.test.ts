@@ -1,4 +1,5 @@
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -99,5 +100,79 @@ describe('larkcode CLI', () => {
     const removed = await runCli(['daemon', 'uninstall'], { HOME: home, PATH: `${bin}:${process.env.PATH}` });
     expect(removed.code).toBe(0);
     expect(readFileSync(calls, 'utf8')).toContain('systemctl --user disable --now larkcode-default.service');
+  });
+
+  it('init writes a profile from flags with the secret in the keystore, and doctor then passes', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'larkcode-init-home-'));
+    const workspace = await mkdtemp(join(tmpdir(), 'larkcode-init-ws-'));
+    const flags = [
+      'init',
+      '--app-id',
+      info.env.FEISHU_APP_ID!,
+      '--app-secret',
+      info.env.FEISHU_APP_SECRET!,
+      '--domain',
+      info.env.FEISHU_DOMAIN!,
+      '--owner',
+      info.ownerOpenId,
+      '--workspace',
+      workspace,
+      '--auth',
+      'api-key',
+      '--api-key',
+      'env:OPENAI_API_KEY',
+    ];
+    const clean = {
+      LARKCODE_HOME: home,
+      FEISHU_APP_ID: '',
+      FEISHU_APP_SECRET: '',
+      FEISHU_DOMAIN: '',
+      LARKCODE_RUNTIME_DIR: join(home, 'run'),
+    };
+    const written = await runCli(flags, clean);
+    expect(written.code, written.stderr).toBe(0);
+    const config = readFileSync(join(home, 'config.json'), 'utf8');
+    expect(config).toContain('"appSecret": "keystore:feishu-app-secret"');
+    expect(config).not.toContain(info.env.FEISHU_APP_SECRET!);
+    expect(readFileSync(join(home, 'state', 'keystore.json'), 'utf8')).not.toContain(
+      info.env.FEISHU_APP_SECRET!,
+    );
+    const doctor = await runCli(['doctor'], clean);
+    expect(doctor.stdout).toContain('✅ Feishu credentials and bot');
+    const again = await runCli(flags, clean);
+    expect(again.code).toBe(78);
+    expect(again.stderr).toContain('already exists; pass --force');
+    const missing = await runCli(['init', '--profile', 'other'], clean);
+    expect(missing.code).toBe(78);
+    expect(missing.stderr).toMatch(/needs --app-id, --app-secret, --owner, --workspace/);
+  });
+
+  it('init asks in turn when interactive, and a named profile gets its own files', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'larkcode-init-home-'));
+    const workspace = await mkdtemp(join(tmpdir(), 'larkcode-init-ws-'));
+    const answers = [
+      info.env.FEISHU_APP_ID,
+      'env:MY_FEISHU_SECRET',
+      info.env.FEISHU_DOMAIN,
+      info.ownerOpenId,
+      workspace,
+      '',
+      'codex-home',
+    ].join('\n');
+    const result = spawnSync(process.execPath, [LARKCODE_BIN, 'init', '--interactive', '--profile', 'work'], {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        LARKCODE_HOME: home,
+        MY_FEISHU_SECRET: info.env.FEISHU_APP_SECRET,
+      },
+      input: `${answers}\n`,
+      encoding: 'utf8',
+    });
+    expect(result.status, result.stderr).toBe(0);
+    const config = JSON.parse(readFileSync(join(home, 'profiles', 'work', 'config.json'), 'utf8'));
+    expect(config.appSecret).toBe('env:MY_FEISHU_SECRET');
+    expect(config.codex).toEqual({ auth: 'codex-home' });
+    expect(config.workspace).toBe(realpathSync(workspace));
   });
 });
