@@ -20,13 +20,13 @@ import type { InspectionEvent } from 'xstate';
 import type { AgentEvent } from '../src/agents/types.js';
 import { resolvePaths } from '../src/config/paths.js';
 import { configSchema } from '../src/config/schema.js';
-import { startDaemon } from '../src/runtime/daemon.js';
 import {
   DEFAULT_USER_OPEN_ID,
   LIMITS,
   type RecordedCall,
   startFeishuEmulator,
-} from '../test/support/feishu-emulator/index.js';
+} from '../src/playground/emulator/index.js';
+import { startDaemon } from '../src/runtime/daemon.js';
 import { ScriptedAgent, type ScriptedRun } from '../test/support/scripted-agent.js';
 import {
   fmtMs,

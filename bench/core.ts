@@ -14,7 +14,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import ts from 'typescript';
-import { DEFAULT_USER_OPEN_ID, startFeishuEmulator } from '../test/support/feishu-emulator/index.js';
+import { DEFAULT_USER_OPEN_ID, startFeishuEmulator } from '../src/playground/emulator/index.js';
 import type { ChildMessage, CoreDaemonOptions, RunnerStats } from './core-daemon.js';
 import {
   fmtMiB,

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolvePaths } from '../src/config/paths.js';
 import type { MessageInput } from '../src/core/bridge-input.js';
+import { DEFAULT_USER_OPEN_ID } from '../src/playground/emulator/index.js';
 import { ScopeStore, scopeFileStem } from '../src/store/scope-store.js';
-import { DEFAULT_USER_OPEN_ID } from '../test/support/feishu-emulator/index.js';
 import { spawnProcess } from '../test/support/processes.js';
 import {
   fmtMiB,

@@ -3,9 +3,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { DEFAULT_USER_OPEN_ID, startFeishuEmulator } from '../src/playground/emulator/index.js';
+import { startMockModel } from '../src/playground/mock-model/index.js';
 import { codexProviderConfig } from '../test/support/codex-harness.js';
-import { DEFAULT_USER_OPEN_ID, startFeishuEmulator } from '../test/support/feishu-emulator/index.js';
-import { startMockModel } from '../test/support/mock-model/index.js';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 

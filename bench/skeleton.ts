@@ -6,8 +6,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Codex } from '@openai/codex-sdk';
+import { reply } from '../src/playground/mock-model/index.js';
 import { codexChildEnv, codexProviderConfig, makeCodexHome } from '../test/support/codex-harness.js';
-import { reply } from '../test/support/mock-model/index.js';
 import { spawnProcess } from '../test/support/processes.js';
 import { startBenchStack } from './lib.js';
 

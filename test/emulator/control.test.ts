@@ -61,7 +61,7 @@ describe('feishu emulator: control API', () => {
   });
 
   it('runs as a CLI that prints one JSON line and stops on SIGTERM', async () => {
-    const cli = fileURLToPath(new URL('../support/feishu-emulator/cli.ts', import.meta.url));
+    const cli = fileURLToPath(new URL('../../src/playground/emulator/cli.ts', import.meta.url));
     const child = spawn(process.execPath, ['--import', 'tsx', cli, '--port', '0'], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });

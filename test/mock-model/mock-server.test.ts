@@ -233,7 +233,7 @@ describe('rich turn', () => {
 
 describe('mock model CLI and control API with codex', () => {
   it('runs standalone, scripted over HTTP, driving a real codex turn', async () => {
-    const cliPath = fileURLToPath(new URL('../support/mock-model/cli.ts', import.meta.url));
+    const cliPath = fileURLToPath(new URL('../../src/playground/mock-model/cli.ts', import.meta.url));
     const child = spawn(process.execPath, ['--import', 'tsx', cliPath], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -1,5 +1,5 @@
 // Standalone emulator for black-box runs:
-//   node --import tsx test/support/feishu-emulator/cli.ts [--port N] [--echo-bot-messages] [--no-limits]
+//   node --import tsx src/playground/emulator/cli.ts [--port N] [--echo-bot-messages] [--no-limits]
 // Prints one JSON line {"url","appId","appSecret","botOpenId"} and runs until SIGTERM / SIGINT.
 import { startFeishuEmulator } from './index.js';
 

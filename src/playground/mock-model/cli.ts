@@ -1,5 +1,5 @@
 // Standalone mock model for other processes (e.g. a larkcode daemon under test):
-//   node --import tsx test/support/mock-model/cli.ts [--port N]
+//   node --import tsx src/playground/mock-model/cli.ts [--port N]
 // Prints one JSON line {"baseUrl": ...} once listening; script it via POST /_mock/enqueue.
 import { parseArgs } from 'node:util';
 import { startMockModel } from './server.js';
