@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { DEFAULT_PROFILE, resolvePaths } from '../config/paths.js';
 import { LarkcodeError } from '../core/errors.js';
+import { startPlayground } from '../playground/playground.js';
 import { startDaemon } from '../runtime/daemon.js';
 import { createInspection } from '../runtime/inspection.js';
 import {
@@ -40,6 +41,9 @@ Usage:
   larkcode init         write a profile's config (asks in a terminal; or --app-id --app-secret
                         --domain --owner --workspace --allowed-root --auth --api-key [--force])
                         secrets typed in go to the profile's encrypted keystore
+  larkcode playground   try it with no Feishu app: a local emulator and chat page on 127.0.0.1
+      --offline         the real codex with a scripted mock model, even if you have credentials
+      --port <n>        the chat page's port (default: any free one)
   larkcode status       which larkcode processes run on this machine
   larkcode doctor       check config, credentials, CardKit, codex, workspace, state (exit 1 on a problem)
   larkcode daemon install|uninstall|start|stop|status|logs
@@ -73,6 +77,9 @@ async function main(argv: string[]): Promise<number> {
       'api-key': { type: 'string' },
       force: { type: 'boolean' },
       interactive: { type: 'boolean' },
+      offline: { type: 'boolean' },
+      port: { type: 'string' },
+      'or-playground': { type: 'boolean' },
     },
   });
   const profile = values.profile ?? DEFAULT_PROFILE;
@@ -84,6 +91,20 @@ async function main(argv: string[]): Promise<number> {
   if (values.help || !command) {
     process.stdout.write(`${USAGE}\n`);
     return command || values.help ? 0 : 2;
+  }
+  if (command === 'playground')
+    return playground({ offline: values.offline ?? false, port: Number(values.port ?? 0) });
+  // `npm start` on a machine with no Feishu app configured: the playground instead of an error.
+  if (
+    command === 'start' &&
+    values['or-playground'] &&
+    !existsSync(resolvePaths(process.env, profile).configFile) &&
+    !process.env.FEISHU_APP_ID
+  ) {
+    process.stdout.write(
+      'No Feishu app is configured (larkcode init sets one up); starting the local playground.\n',
+    );
+    return playground({ offline: values.offline ?? false, port: Number(values.port ?? 0) });
   }
   if (command === 'start')
     return start({
@@ -173,6 +194,32 @@ async function start(flags: { profile: string; inspect: boolean; record?: string
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     requestExit = onSignal;
+  });
+}
+
+async function playground(flags: { offline: boolean; port: number }): Promise<number> {
+  const logger = createLogger('warn');
+  const running = await startPlayground({
+    offline: flags.offline,
+    port: flags.port,
+    env: process.env,
+    logger,
+  });
+  process.stdout.write(
+    `larkcode playground (local, not connected to Feishu): ${running.url}\n` +
+      (running.mode === 'offline'
+        ? 'No agent credentials found (OPENAI_API_KEY, CODEX_API_KEY or ~/.codex): this is the offline demo — the real codex binary with a scripted mock model.\n'
+        : 'codex runs with your credentials in a scratch workspace.\n') +
+      `Workspace: ${running.workspace}\nCtrl-C stops it.\n`,
+  );
+  return new Promise<number>((resolve) => {
+    const stop = () =>
+      void running.stop().then(
+        () => resolve(0),
+        () => resolve(EXIT_FAILURE),
+      );
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
   });
 }
 

@@ -175,4 +175,39 @@ describe('larkcode CLI', () => {
     expect(config.codex).toEqual({ auth: 'codex-home' });
     expect(config.workspace).toBe(realpathSync(workspace));
   });
+
+  it('npm start with no Feishu app configured starts the labelled offline playground', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'larkcode-fresh-home-'));
+    const proc = spawnProcess(process.execPath, [LARKCODE_BIN, 'start', '--or-playground'], {
+      env: { PATH: process.env.PATH, HOME: home, LARKCODE_HOME: home },
+    });
+    try {
+      const line = await proc.waitForLine((l) => l.includes('larkcode playground'), 20_000);
+      const url = /http:\/\/127\.0\.0\.1:\d+/.exec(line)?.[0];
+      expect(url).toBeDefined();
+      expect(proc.stdout.join('\n')).toContain('No Feishu app is configured');
+      expect(proc.stdout.join('\n')).toContain('offline demo');
+      const page = await (await fetch(url!)).text();
+      expect(page).toContain('local playground');
+      const sent = await fetch(`${url}/api/send`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: 'hello playground' }),
+      });
+      expect(sent.status).toBe(200);
+      const answered = await (async () => {
+        for (let i = 0; i < 100; i++) {
+          const view = (await (await fetch(`${url}/api/view`)).json()) as { from: string; text: string }[];
+          const card = view.find((m) => m.from === 'bot' && m.text.includes('✅ Done'));
+          if (card) return card;
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        return undefined;
+      })();
+      expect(answered?.text).toContain('ok: hello playground');
+    } finally {
+      proc.child.kill('SIGTERM');
+      await proc.exited;
+    }
+  }, 60_000);
 });
