@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CodexOptions, Input, Thread, ThreadEvent, ThreadItem, TurnOptions } from '@openai/codex-sdk';
+import type { Input, Thread, ThreadEvent, ThreadItem, TurnOptions } from '@openai/codex-sdk';
 
 export {
   type CodexConfig,
