@@ -16,6 +16,7 @@ import {
   releaseOnExit,
 } from '../runtime/instance-lock.js';
 import { createLogger } from '../runtime/logger.js';
+import { MACHINES, renderMachineDocs, writeMachineDocs } from '../runtime/machine-docs.js';
 import { formatChecks, runDoctor } from './doctor.js';
 import { type InitAnswers, runInit } from './init.js';
 import {
@@ -44,6 +45,8 @@ Usage:
   larkcode playground   try it with no Feishu app: a local emulator and chat page on 127.0.0.1
       --offline         the real codex with a scripted mock model, even if you have credentials
       --port <n>        the chat page's port (default: any free one)
+  larkcode machines [--out DIR]
+                        the state machines as Mermaid diagrams (stdout), or Mermaid + JSON files
   larkcode status       which larkcode processes run on this machine
   larkcode doctor       check config, credentials, CardKit, codex, workspace, state (exit 1 on a problem)
   larkcode daemon install|uninstall|start|stop|status|logs
@@ -80,6 +83,7 @@ async function main(argv: string[]): Promise<number> {
       offline: { type: 'boolean' },
       port: { type: 'string' },
       'or-playground': { type: 'boolean' },
+      out: { type: 'string' },
     },
   });
   const profile = values.profile ?? DEFAULT_PROFILE;
@@ -137,6 +141,14 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'status') return status();
+  if (command === 'machines') {
+    const files = renderMachineDocs(MACHINES);
+    if (values.out) {
+      writeMachineDocs(values.out, files);
+      process.stdout.write(`wrote ${files.size} files to ${values.out}\n`);
+    } else process.stdout.write(files.get('README.md') ?? '');
+    return 0;
+  }
   if (command === 'doctor') return doctor(profile);
   if (command === 'daemon') return daemonCommand(positionals[1], profile);
   process.stderr.write(`larkcode: unknown command "${command}"\n\n${USAGE}\n`);

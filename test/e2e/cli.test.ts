@@ -210,4 +210,12 @@ describe('larkcode CLI', () => {
       await proc.exited;
     }
   }, 60_000);
+
+  it('machines prints the state machines as Mermaid diagrams', async () => {
+    const printed = await runCli(['machines']);
+    expect(printed.code).toBe(0);
+    expect(printed.stdout).toContain('stateDiagram-v2');
+    for (const name of ['scope', 'supervisor', 'renderer']) expect(printed.stdout).toContain(name);
+    expect(printed.stdout).toBe(readFileSync(join(ROOT, 'docs/machines/README.md'), 'utf8').trimEnd());
+  });
 });
