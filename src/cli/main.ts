@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
@@ -293,6 +294,13 @@ function daemonCommand(action: string | undefined, profile: string): number {
     case 'install': {
       // Loads the config first, so a broken setup fails here, not in a restart loop.
       loadConfig(paths.configFile, process.env, paths.stateDir);
+      const raw = readFileSync(paths.configFile, 'utf8');
+      const envRefs = [...raw.matchAll(/"env:([A-Za-z_][A-Za-z0-9_]*)"/g)].map((m) => m[1]);
+      if (envRefs.length > 0) {
+        process.stderr.write(
+          `Warning: the service does not get secrets from your shell (${envRefs.join(', ')}): use file:, exec: or keystore: references for them (larkcode init stores typed-in secrets in the keystore).\n`,
+        );
+      }
       mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
       mkdirSync(location.dir, { recursive: true });
       run(commands.uninstall, { ignoreFailure: true });
@@ -314,8 +322,14 @@ function daemonCommand(action: string | undefined, profile: string): number {
       return run(commands.stop);
     case 'status':
       return run(commands.status);
-    case 'logs':
-      return run([commands.logs.follow]);
+    case 'logs': {
+      // larkcode's own rotated log; the newest file is the one being written.
+      const newest = (existsSync(paths.logDir) ? readdirSync(paths.logDir, { withFileTypes: true }) : [])
+        .filter((f) => f.isFile() && /^larkcode\.log\.\d+$/.test(f.name))
+        .map((f) => join(paths.logDir, f.name))
+        .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+      return run([['tail', '-n', '200', '-F', newest ?? commands.logs.file]]);
+    }
     default:
       process.stderr.write('larkcode daemon install|uninstall|start|stop|status|logs\n');
       return 2;
@@ -342,6 +356,11 @@ main(process.argv.slice(2)).then(
             ? EXIT_CONFIG
             : EXIT_FAILURE,
       );
+    }
+    // A wrong option is a usage error, not a crash.
+    if ((error as NodeJS.ErrnoException)?.code?.startsWith?.('ERR_PARSE_ARGS')) {
+      process.stderr.write(`larkcode: ${(error as Error).message}\n\n${USAGE}\n`);
+      process.exit(2);
     }
     process.stderr.write(
       `larkcode: unexpected error: ${error instanceof Error ? error.stack : String(error)}\n`,

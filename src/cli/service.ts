@@ -180,7 +180,9 @@ export function systemdUnit(spec: ServiceSpec): { name: string; text: string } {
     // SIGTERM to larkcode only (it stops its codex runs itself); SIGKILL to whatever is left.
     'KillMode=mixed',
     'NoNewPrivileges=yes',
-    `StandardOutput=append:${systemdRaw(logFile)}`,
+    // larkcode writes its own rotated log (<state>/logs/larkcode.log.N); stdout would only
+    // duplicate it, unrotated. stderr keeps what a crash prints before logging is up.
+    'StandardOutput=null',
     `StandardError=append:${systemdRaw(logFile)}`,
     '',
     '[Install]',
@@ -268,7 +270,7 @@ export function launchdPlist(spec: ServiceSpec): { label: string; text: string }
     '    <false/>',
     '  </dict>',
     '  <key>StandardOutPath</key>',
-    `  ${str(logFile)}`,
+    '  <string>/dev/null</string>',
     '  <key>StandardErrorPath</key>',
     `  ${str(logFile)}`,
     '  <key>ThrottleInterval</key>',

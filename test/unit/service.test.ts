@@ -306,7 +306,7 @@ const expectedPlist = {
   WorkingDirectory: join(AWKWARD, 'work'),
   RunAtLoad: true,
   KeepAlive: { SuccessfulExit: false },
-  StandardOutPath: LOG_FILE,
+  StandardOutPath: '/dev/null',
   StandardErrorPath: LOG_FILE,
   ThrottleInterval: 5,
   ExitTimeOut: 10,
@@ -373,7 +373,8 @@ describe('systemd unit', () => {
 
   it('WorkingDirectory and the log file are raw paths after specifiers', () => {
     expect(resolveSpecifiers(one(unit, 'Service', 'WorkingDirectory'))).toBe(join(AWKWARD, 'work'));
-    expect(resolveSpecifiers(one(unit, 'Service', 'StandardOutput'))).toBe(`append:${LOG_FILE}`);
+    expect(resolveSpecifiers(one(unit, 'Service', 'StandardOutput'))).toBe('null');
+    expect(resolveSpecifiers(one(unit, 'Service', 'StandardError'))).toBe(`append:${LOG_FILE}`);
     expect(resolveSpecifiers(one(unit, 'Service', 'StandardError'))).toBe(`append:${LOG_FILE}`);
   });
 
