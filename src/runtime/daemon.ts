@@ -107,9 +107,18 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   });
   const aliases = WorkspaceAliases.open(paths.stateDir);
   const grants = AccessList.open(paths.stateDir);
-  const audit = AuditLog.open(paths.stateDir, {
+  const auditLog = AuditLog.open(paths.stateDir, {
     onError: (error) => logger.error({ err: error }, 'audit log'),
   });
+  // Every decision also goes to the log (seed 004 §5.16: access decisions, command dispatch,
+  // policy decisions), so one stream tells the whole story.
+  const audit = {
+    record: (record: Parameters<AuditLog['record']>[0]) => {
+      logger.info({ audit: record.action, ...record }, `audit ${record.action} ${record.decision}`);
+      auditLog.record(record);
+    },
+    flush: () => auditLog.flush(),
+  };
   const metrics = new LarkcodeMetrics();
   const startedAt = Date.now();
   let lastEventAt: number | undefined;
@@ -294,6 +303,27 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const runTimes = new Map<string, { openedAt: number; startedAt?: number }>();
   const countRun = (runId: string, update: RenderUpdate) => {
     const now = Date.now();
+    // Run lifecycle, pool state and the agent's event transitions, for the log.
+    if (update.type === 'render.waiting')
+      logger.info({ runId, position: update.position }, 'run waiting for a free slot');
+    if (update.type === 'render.started') logger.info({ runId }, 'run started');
+    if (update.type === 'render.agent' && update.event.type !== 'text' && update.event.type !== 'reasoning') {
+      logger.debug(
+        {
+          runId,
+          event: update.event.type,
+          ...(update.event.type === 'tool'
+            ? { tool: update.event.tool.kind, status: update.event.tool.status }
+            : {}),
+        },
+        'agent event',
+      );
+    }
+    if (update.type === 'render.finish')
+      logger.info(
+        { runId, outcome: update.outcome, ...(update.error ? { error: update.error } : {}) },
+        'run finished',
+      );
     if (update.type === 'render.open') runTimes.set(runId, { openedAt: now });
     if (update.type === 'render.started') {
       const times = runTimes.get(runId);
