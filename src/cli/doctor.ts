@@ -131,7 +131,7 @@ async function cardkitCheck(api: FeishuApi): Promise<DoctorCheck> {
   }
 }
 
-function codexCheck(config: LarkcodeConfig): DoctorCheck {
+export function codexCheck(config: LarkcodeConfig): DoctorCheck {
   const name = 'Codex binary';
   try {
     const bin = config.codex.path ?? bundledCodex();

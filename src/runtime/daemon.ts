@@ -21,7 +21,7 @@ import { CodexSdkRunner } from '../agents/codex-sdk/runner.js';
 import type { AgentRunner } from '../agents/types.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { turnUsage } from '../cards/run-card.js';
-import { checkSetup } from '../cli/doctor.js';
+import { checkSetup, codexCheck } from '../cli/doctor.js';
 import { parseInput } from '../commands/parse.js';
 import { secretContext } from '../config/load.js';
 import type { LarkcodePaths } from '../config/paths.js';
@@ -130,8 +130,16 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const bot = await api.botIdentity();
   const agent = options.agent ?? createCodexRunner(config, paths, env, logger);
   const effects = new EffectTracker(logger);
-  // The agent's smoke test for /health: the backend is there and answers for its version.
+  // The agent's smoke test for /health: the codex binary answers for its version — checked once
+  // the daemon is up, not before (a scripted backend in tests has nothing to check).
   const agentCheck = { ok: true, detail: agent.name, checkedAt: Date.now() };
+  if (!options.agent) {
+    setTimeout(() => {
+      const check = codexCheck(config);
+      Object.assign(agentCheck, { ok: check.ok, detail: check.detail, checkedAt: Date.now() });
+      if (!check.ok) logger.error({ detail: check.detail }, 'agent smoke test failed');
+    }, 1000).unref();
+  }
 
   const runtimeSettings = RuntimeSettingsStore.open(paths.stateDir);
   // What a chat gets with no overrides: config.json, then what /config changed.
@@ -220,6 +228,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     },
   });
   const renderHub = new RenderHub({
+    onGaveUp: () => metrics.failures.inc({ phase: 'card' }),
     flushIntervalMs: options.cardFlushIntervalMs ?? 150,
     logger,
     ...(options.inspect ? { inspect: options.inspect } : {}),
@@ -536,7 +545,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const previous = chatQueues.get(chatId) ?? Promise.resolve();
     const next = previous
       .then(() => handleMessageEvent(raw as RawMessageEvent))
-      .catch((error) => logger.error({ err: error, chatId }, 'message handling failed'))
+      .catch((error) => {
+        metrics.failures.inc({ phase: 'feishu' });
+        logger.error({ err: error, chatId }, 'message handling failed');
+      })
       .finally(() => {
         if (chatQueues.get(chatId) === next) chatQueues.delete(chatId);
       });

@@ -14,6 +14,8 @@ export interface RenderHubDeps {
   flushIntervalMs: number;
   logger: Logger;
   inspect?: (event: InspectionEvent) => void;
+  /** A card could not be written at all (after repeated failures). */
+  onGaveUp?: () => void;
   /** A run's renderer is done: its final content landed (or was given up on). */
   onFinished?: (view: RunView) => void;
 }
@@ -31,7 +33,10 @@ export class RenderHub {
     this.#machine = rendererMachine.provide({
       actors: { flushCard: fromPromise<FlushResult, FlushRequest>(({ input }) => deps.flushCard(input)) },
       actions: {
-        reportGaveUp: (_, params) => deps.logger.error(params, 'run card could not be written; gave up'),
+        reportGaveUp: (_, params) => {
+          deps.onGaveUp?.();
+          deps.logger.error(params, 'run card could not be written; gave up');
+        },
       },
     });
   }
