@@ -64,6 +64,26 @@ export async function checkSetup(
     });
   }
   checks.push(await cardkitCheck(api));
+  checks.push(
+    await scopeProbe(api, 'Sending and replying (im:message:send_as_bot)', 'im.message.create', () =>
+      api.client.im.v1.message.create({
+        params: { receive_id_type: 'chat_id' },
+        data: {
+          receive_id: 'oc_larkcode_doctor_probe',
+          msg_type: 'text',
+          content: JSON.stringify({ text: 'probe' }),
+        },
+      }),
+    ),
+  );
+  checks.push(
+    await scopeProbe(api, 'Reactions (im:message.reactions:write_only)', 'im.messageReaction.create', () =>
+      api.client.im.v1.messageReaction.create({
+        path: { message_id: 'om_larkcode_doctor_probe' },
+        data: { reaction_type: { emoji_type: 'OnIt' } },
+      }),
+    ),
+  );
   checks.push({
     name: 'Card button callbacks',
     ok: true,
@@ -101,6 +121,35 @@ export async function checkSetup(
         : running.map((p) => `pid ${p.pid} (profile ${p.profile}, since ${p.startedAt})`).join('; '),
   });
   return checks;
+}
+
+/**
+ * Whether the app holds a scope, without side effects: the call targets a chat or message that
+ * does not exist, so it cannot succeed — but Feishu checks scopes first, so a missing scope
+ * answers 99991672 while a present one answers "not found" (or similar).
+ */
+async function scopeProbe(
+  api: FeishuApi,
+  name: string,
+  apiName: string,
+  call: () => Promise<{ code?: number; msg?: string }>,
+): Promise<DoctorCheck> {
+  try {
+    await api.call(apiName, call, undefined, { retry: false });
+    return { name, ok: true, detail: 'granted' };
+  } catch (error) {
+    if (error instanceof FeishuApiError && error.code === 99991672) {
+      return {
+        name,
+        ok: false,
+        detail: 'scope missing — add it in the developer console and publish a new version',
+      };
+    }
+    if (error instanceof FeishuApiError && error.failure === 'auth') {
+      return { name, ok: false, detail: messageOf(error) };
+    }
+    return { name, ok: true, detail: 'granted (probed with a chat that does not exist)' };
+  }
 }
 
 /** Creating a card entity needs cardkit:card:write; without it run cards fall back to plain cards. */

@@ -48,6 +48,22 @@ describe('larkcode CLI', () => {
     expect(good.stdout).toMatch(/✅ Codex binary: codex-cli \d/);
     expect(good.stdout).toContain('200340');
     expect(good.code, good.stdout).toBe(0);
+    expect(good.stdout).toContain('✅ Sending and replying');
+    expect(good.stdout).toContain('✅ Reactions');
+    // A missing scope is found without side effects, and named with its fix.
+    const fault = await emulator.failApi({
+      method: 'POST',
+      path: /\/reactions$/,
+      status: 400,
+      code: 99991672,
+      times: -1,
+    });
+    const missing = await runCli(['doctor']);
+    await emulator.clearFaults(fault);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toMatch(
+      /❌ Reactions \(im:message.reactions:write_only\): scope missing — add it/,
+    );
     const bad = await runCli(['doctor'], { FEISHU_APP_SECRET: 'wrong-secret' });
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/❌ Feishu credentials and bot: .*check appId\/appSecret/);
