@@ -1,11 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pino from 'pino';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, secretContext } from '../config/load.js';
 import type { LarkcodePaths } from '../config/paths.js';
 import type { LarkcodeConfig } from '../config/schema.js';
+import { isReference, resolveSecret } from '../config/secrets.js';
 import { LarkcodeError } from '../core/errors.js';
 import { FeishuApi } from '../feishu/api.js';
 import { FeishuApiError } from '../feishu/errors.js';
@@ -91,6 +93,7 @@ export async function checkSetup(
       'cannot be checked from here: in the developer console, Events & Callbacks → Callback configuration must use the long connection and subscribe card.action.trigger; without it every button press shows Feishu error 200340',
   });
   checks.push(codexCheck(config));
+  checks.push(agentAuthCheck(config, paths));
   try {
     checks.push({ name: 'Workspace', ok: true, detail: validateWorkspace(config.workspace) });
   } catch (error) {
@@ -178,6 +181,41 @@ async function cardkitCheck(api: FeishuApi): Promise<DoctorCheck> {
         : messageOf(error),
     };
   }
+}
+
+/** The agent's credentials as configured: a key reference that resolves, or a login to use. */
+function agentAuthCheck(config: LarkcodeConfig, paths: LarkcodePaths): DoctorCheck {
+  const name = 'Agent credentials';
+  const mode = config.codex.auth ?? (config.codex.apiKey ? 'api-key' : 'codex-home');
+  if (mode === 'api-key') {
+    if (!config.codex.apiKey) {
+      return {
+        name,
+        ok: false,
+        detail:
+          'codex.auth is api-key but codex.apiKey is not set — add a reference such as file:/path or keystore:name',
+      };
+    }
+    try {
+      resolveSecret(config.codex.apiKey, secretContext(process.env, paths.stateDir));
+      const source = isReference(config.codex.apiKey)
+        ? `the ${config.codex.apiKey.split(':')[0]}: reference, which resolves`
+        : 'a literal in config.json (safer: a file:, exec: or keystore: reference)';
+      return { name, ok: true, detail: `API key from ${source}; it is not shown` };
+    } catch (error) {
+      return { name, ok: false, detail: messageOf(error) };
+    }
+  }
+  const home =
+    mode === 'inherit-user' ? join(homedir(), '.codex') : (config.codex.home ?? paths.defaultCodexHome);
+  const loggedIn = existsSync(join(home, 'auth.json'));
+  return {
+    name,
+    ok: loggedIn,
+    detail: loggedIn
+      ? `codex login found in ${home}`
+      : `no codex login in ${home} — run CODEX_HOME=${home} codex login, or set codex.apiKey`,
+  };
 }
 
 export function codexCheck(config: LarkcodeConfig): DoctorCheck {

@@ -50,6 +50,8 @@ describe('larkcode CLI', () => {
     expect(good.code, good.stdout).toBe(0);
     expect(good.stdout).toContain('✅ Sending and replying');
     expect(good.stdout).toContain('✅ Reactions');
+    expect(good.stdout).toContain('✅ Agent credentials: API key from');
+    expect(good.stdout).not.toContain('sk-blackbox');
     // A missing scope is found without side effects, and named with its fix.
     const fault = await emulator.failApi({
       method: 'POST',
