@@ -1,4 +1,5 @@
 import { isAbsolute, join, posix } from 'node:path';
+import { NETWORK_ENV } from '../agents/codex-sdk/env.js';
 import { LarkcodeError } from '../core/errors.js';
 
 /**
@@ -59,24 +60,7 @@ const EXIT_CONFIG = 78;
  *   messages) in the user's locale; launchd starts agents without one.
  * HOME, USER and XDG_RUNTIME_DIR are set by systemd's user manager and by launchd themselves.
  */
-const CAPTURED = [
-  'PATH',
-  'HTTP_PROXY',
-  'HTTPS_PROXY',
-  'NO_PROXY',
-  'ALL_PROXY',
-  'http_proxy',
-  'https_proxy',
-  'no_proxy',
-  'all_proxy',
-  'SSL_CERT_FILE',
-  'SSL_CERT_DIR',
-  'NODE_EXTRA_CA_CERTS',
-  'CODEX_HOME',
-  'LARKCODE_HOME',
-  'LANG',
-  'LC_ALL',
-] as const;
+const CAPTURED = ['PATH', ...NETWORK_ENV, 'CODEX_HOME', 'LARKCODE_HOME', 'LANG', 'LC_ALL'] as const;
 
 /**
  * Never written into a service file, even if one were added to the list above: app secrets,

@@ -2,31 +2,25 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectEmulatorControl, type EmulatorControl } from '../support/feishu-emulator/control-client.js';
-import { type Spawned, spawnProcess } from '../support/processes.js';
+import type { EmulatorControl } from '../support/feishu-emulator/control-client.js';
+import { spawnProcess } from '../support/processes.js';
 import type { StackInfo } from '../support/stack.js';
-
-const ROOT = resolve(import.meta.dirname, '../..');
-const LARKCODE_BIN = join(ROOT, 'bin/larkcode.js');
+import { LARKCODE_BIN, ROOT, type StackProcess, startStackProcess } from '../support/stack-process.js';
 
 /** The operator's commands, as a person runs them: `larkcode status`, `doctor`, `daemon install`. */
 describe('larkcode CLI', () => {
-  let stack: Spawned;
+  let stack: StackProcess;
   let info: StackInfo;
   let emulator: EmulatorControl;
 
   beforeAll(async () => {
-    stack = spawnProcess(process.execPath, ['--import', 'tsx', join(ROOT, 'test/support/stack.ts')], {
-      cwd: ROOT,
-    });
-    info = JSON.parse(await stack.waitForLine((l) => l.startsWith('{'))) as StackInfo;
-    emulator = connectEmulatorControl(info.emulatorUrl);
+    stack = await startStackProcess();
+    ({ info, emulator } = stack);
   });
   afterAll(async () => {
-    stack?.child.kill('SIGTERM');
-    await stack?.exited;
+    await stack?.close();
   });
 
   const env = (extra: Record<string, string> = {}) => ({

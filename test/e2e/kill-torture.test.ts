@@ -1,5 +1,5 @@
 import { mkdirSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAuditFileSync } from '../../src/audit/audit-log.js';
 import { AccessList } from '../../src/store/access-list.js';
@@ -8,12 +8,11 @@ import { RuntimeSettingsStore } from '../../src/store/runtime-settings.js';
 import { ScopeStore } from '../../src/store/scope-store.js';
 import { SessionCatalog } from '../../src/store/session-catalog.js';
 import { WorkspaceAliases } from '../../src/store/workspace-aliases.js';
-import { connectEmulatorControl, type EmulatorControl } from '../support/feishu-emulator/control-client.js';
-import { type Spawned, spawnProcess } from '../support/processes.js';
+import type { EmulatorControl } from '../support/feishu-emulator/control-client.js';
+import { spawnProcess } from '../support/processes.js';
 import type { StackInfo } from '../support/stack.js';
+import { LARKCODE_BIN, type StackProcess, startStackProcess } from '../support/stack-process.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const LARKCODE_BIN = join(ROOT, 'bin/larkcode.js');
 const ITERATIONS = 6;
 
 /**
@@ -22,20 +21,16 @@ const ITERATIONS = 6;
  * state file must parse, and every change larkcode confirmed in the chat must be there.
  */
 describe('kill -9 of the daemon during writes', () => {
-  let stack: Spawned;
+  let stack: StackProcess;
   let info: StackInfo;
   let emulator: EmulatorControl;
 
   beforeAll(async () => {
-    stack = spawnProcess(process.execPath, ['--import', 'tsx', join(ROOT, 'test/support/stack.ts')], {
-      cwd: ROOT,
-    });
-    info = JSON.parse(await stack.waitForLine((l) => l.startsWith('{'))) as StackInfo;
-    emulator = connectEmulatorControl(info.emulatorUrl);
+    stack = await startStackProcess();
+    ({ info, emulator } = stack);
   });
   afterAll(async () => {
-    stack?.child.kill('SIGTERM');
-    await stack?.exited;
+    await stack?.close();
   });
 
   it(`keeps every confirmed change across ${ITERATIONS} SIGKILLs`, async () => {

@@ -1,14 +1,13 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { showsOutcome } from '../support/cards.js';
-import { connectEmulatorControl, type EmulatorControl } from '../support/feishu-emulator/control-client.js';
+import type { EmulatorControl } from '../support/feishu-emulator/control-client.js';
 import { reply } from '../support/mock-model/index.js';
 import { type Spawned, spawnProcess } from '../support/processes.js';
 import type { StackInfo } from '../support/stack.js';
+import { LARKCODE_BIN, type StackProcess, startStackProcess } from '../support/stack-process.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const LARKCODE_BIN = join(ROOT, 'bin/larkcode.js');
 const PLANTED_KEY = 'sk-planted-9f8e7d6c5b4a39281706';
 
 /** Every file under a directory, as text (binary-safe enough for a substring scan). */
@@ -27,18 +26,15 @@ function allFiles(dir: string): string[] {
  * and error is scanned for them. The key may only reach the codex child (and so the model).
  */
 describe('no secret leaks anywhere', () => {
-  let stack: Spawned;
+  let stack: StackProcess;
   let info: StackInfo;
   let emulator: EmulatorControl;
   let larkcode: Spawned;
   let keyFile: string;
 
   beforeAll(async () => {
-    stack = spawnProcess(process.execPath, ['--import', 'tsx', join(ROOT, 'test/support/stack.ts')], {
-      cwd: ROOT,
-    });
-    info = JSON.parse(await stack.waitForLine((l) => l.startsWith('{'))) as StackInfo;
-    emulator = connectEmulatorControl(info.emulatorUrl);
+    stack = await startStackProcess();
+    ({ info, emulator } = stack);
     const home = info.env.LARKCODE_HOME!;
     keyFile = join(home, 'openai.key');
     writeFileSync(keyFile, `${PLANTED_KEY}\n`, { mode: 0o600 });
@@ -56,8 +52,7 @@ describe('no secret leaks anywhere', () => {
   });
   afterAll(async () => {
     if (larkcode && larkcode.child.exitCode === null) larkcode.child.kill('SIGKILL');
-    stack?.child.kill('SIGTERM');
-    await stack?.exited;
+    await stack?.close();
   });
 
   it('never shows the API key or the app secret in logs, state, cards, messages or errors', async () => {

@@ -3,16 +3,8 @@
  * `env` is given, which is what we want: Feishu credentials and unrelated secrets
  * never reach the agent. Only what a shell and codex need, plus proxies.
  */
-const PASS_THROUGH = [
-  'PATH',
-  'HOME',
-  'USER',
-  'LOGNAME',
-  'SHELL',
-  'LANG',
-  'LANGUAGE',
-  'TZ',
-  'TERM',
+/** How a process reaches the network from here: proxies (both spellings) and extra CA certificates. */
+export const NETWORK_ENV = [
   'HTTP_PROXY',
   'HTTPS_PROXY',
   'NO_PROXY',
@@ -24,6 +16,19 @@ const PASS_THROUGH = [
   'SSL_CERT_FILE',
   'SSL_CERT_DIR',
   'NODE_EXTRA_CA_CERTS',
+] as const;
+
+const PASS_THROUGH = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'SHELL',
+  'LANG',
+  'LANGUAGE',
+  'TZ',
+  'TERM',
+  ...NETWORK_ENV,
   'XDG_RUNTIME_DIR',
 ];
 
