@@ -84,6 +84,11 @@ export const configSchema = z
          * when a key is set, else `codex-home`.
          */
         auth: z.enum(['api-key', 'codex-home', 'inherit-user']).optional(),
+        /**
+         * `sdk`: `codex exec` per turn (@openai/codex-sdk). `app-server`: one long-lived `codex
+         * app-server` (JSON-RPC) — text streams into the card as it is written.
+         */
+        backend: z.enum(['sdk', 'app-server']).default('sdk'),
         /** API key for codex, or a reference (`env:`, `file:`, `exec:`, `keystore:`); injected only into the codex child. */
         apiKey: secretRefSchema.optional(),
         /** CODEX_HOME for this profile; default: `<state>/codex-home` (isolated from ~/.codex). */
@@ -94,7 +99,7 @@ export const configSchema = z
         path: z.string().min(1).optional(),
       })
       .strict()
-      .default({ config: {} }),
+      .default({ config: {}, backend: 'sdk' }),
     strangers: z
       .object({
         /** Tell someone not allowed, once, in a private chat, that they are not (default: silence). */

@@ -15,6 +15,7 @@ import {
   scopeMachine,
 } from '../../machines/scope.machine.js';
 import { type ScopeBoundEvent, supervisorMachine } from '../../machines/supervisor.machine.js';
+import { CodexAppServerRunner } from '../agents/codex-app-server/runner.js';
 import { codexChildEnvironment, providerKeyNames } from '../agents/codex-sdk/env.js';
 import { killLeftoverCodex } from '../agents/codex-sdk/reap-orphans.js';
 import { CodexSdkRunner } from '../agents/codex-sdk/runner.js';
@@ -846,6 +847,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         await renderHub.settle(Math.max(0, deadline - Date.now()));
         await effects.settle(Math.max(0, deadline - Date.now()));
         await audit.flush().catch(() => {});
+        // A long-lived agent process (codex app-server) is told to exit with larkcode.
+        await (agent as { close?: () => Promise<void> }).close?.().catch(() => {});
         await Promise.race([reactions.settled(), sleep(Math.max(0, deadline - Date.now()))]);
         renderHub.stopAll();
         // No supervisor.stop(): every scope already reached its final state on daemon.shutdown
@@ -944,12 +947,14 @@ function createCodexRunner(
   // Without a configured key, a key in larkcode's own environment is handed to codex only.
   const apiKey = configuredKey ?? env.CODEX_API_KEY ?? env.OPENAI_API_KEY;
   const codexConfig = config.codex.config as Record<string, unknown>;
-  return new CodexSdkRunner({
+  const common = {
     codexHome,
     childEnv: codexChildEnvironment(env, { codexHome, passKeys: providerKeyNames(codexConfig) }),
-    config: codexConfig as never,
     ...(apiKey ? { apiKey } : {}),
     ...(config.codex.model ? { model: config.codex.model } : {}),
     ...(config.codex.path ? { codexPath: config.codex.path } : {}),
-  });
+  };
+  if (config.codex.backend === 'app-server')
+    return new CodexAppServerRunner({ ...common, config: codexConfig });
+  return new CodexSdkRunner({ ...common, config: codexConfig as never });
 }

@@ -27,6 +27,8 @@ export async function startLarkcode(options: {
   cardFlushIntervalMs?: number;
   cardStreamingRefreshMs?: number;
   liveness?: { checkEveryMs: number; quietAfterMs: number; answerWithinMs: number };
+  /** The codex backend when the mock model is used (default: sdk). */
+  codexBackend?: 'sdk' | 'app-server';
   /** Reuse a LARKCODE_HOME and workspace (a restart); they are then left in place on stop. */
   reuse?: { home: string; workspace: string };
 }): Promise<InProcessLarkcode> {
@@ -39,7 +41,11 @@ export async function startLarkcode(options: {
     workspace,
     owner: DEFAULT_USER_OPEN_ID,
     codex: options.mockBaseUrl
-      ? { config: codexProviderConfig(options.mockBaseUrl), apiKey: 'sk-test' }
+      ? {
+          config: codexProviderConfig(options.mockBaseUrl),
+          apiKey: 'sk-test',
+          ...(options.codexBackend ? { backend: options.codexBackend } : {}),
+        }
       : { config: {} },
     ...options.config,
   });
