@@ -41,7 +41,7 @@ describe('codex app-server backend', () => {
     const partial = await waitFor(
       () => {
         const card = emulator.view(chatId).find((m) => m.from === 'bot' && m.parentId === sent.messageId);
-        return card && card.text.includes('part1') && !FINAL_HEADER.test(card.text) && card;
+        return card?.text.includes('part1') && !FINAL_HEADER.test(card.text) && card;
       },
       { timeoutMs: 15_000, intervalMs: 20 },
     );
