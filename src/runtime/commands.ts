@@ -228,20 +228,15 @@ export async function runCommand(
   }
 
   function switchTo(entry: SessionEntry) {
-    const current = state();
-    const settings = { ...current.settings, workspace: entry.cwd };
-    if (deps.fingerprint(input.scopeId, settings) !== entry.policyFingerprint) {
+    const plan = resumePlan(input.scopeId, state().settings, entry, deps);
+    if (!plan) {
       audit('denied', 'session made under another policy', { threadId: entry.threadId });
       return reply(
         `That session was started with other access or agent settings than this chat has now, so it is not resumed (a changed policy never continues an old session). /new starts a fresh one.`,
       );
     }
     audit('done', undefined, { threadId: entry.threadId, cwd: entry.cwd });
-    configure(
-      settings,
-      entry.threadId,
-      `Continuing session "${entry.summary ?? entry.threadId}" in ${entry.cwd}.`,
-    );
+    configure(plan.settings, plan.sessionId, plan.note);
   }
 
   function workspaces(ws: Extract<ParsedInput, { kind: 'ws' }>) {
@@ -289,16 +284,8 @@ export async function runCommand(
   }
 
   function moveTo(path: string, sandbox: SandboxMode) {
-    const settings = { ...state().settings, workspace: path, sandbox };
-    const session = deps.catalog.find(input.scopeId, path, deps.fingerprint(input.scopeId, settings));
-    const access = accessLabel(sandbox);
-    configure(
-      settings,
-      session?.threadId,
-      session
-        ? `Workspace is now ${path} (${access}); continuing the session last used there.`
-        : `Workspace is now ${path} (${access}); the next message starts a new Codex session.`,
-    );
+    const plan = workspacePlan(input.scopeId, state().settings, path, sandbox, deps);
+    configure(plan.settings, plan.sessionId, plan.note);
   }
 
   function grant(kind: 'invite' | 'remove', what: 'user' | 'admin' | 'group') {
@@ -348,6 +335,49 @@ export async function runCommand(
         : `Removed ${what}: ${done.join(', ')}.`,
     );
   }
+}
+
+/** What a chat changes to: its next run's settings, the session it continues, and what to tell it. */
+export interface ConfigurePlan {
+  settings: ScopeSettings;
+  sessionId?: string;
+  note: string;
+}
+
+/** Continue a catalog session (in its directory) — only if it was made under this chat's policy. */
+export function resumePlan(
+  scopeId: string,
+  current: ScopeSettings,
+  entry: SessionEntry,
+  deps: Pick<CommandDeps, 'fingerprint'>,
+): ConfigurePlan | undefined {
+  const settings = { ...current, workspace: entry.cwd };
+  if (deps.fingerprint(scopeId, settings) !== entry.policyFingerprint) return undefined;
+  return {
+    settings,
+    sessionId: entry.threadId,
+    note: `Continuing session "${entry.summary ?? entry.threadId}" in ${entry.cwd}.`,
+  };
+}
+
+/** A new directory and access: the session last used under exactly that policy, or a fresh one. */
+export function workspacePlan(
+  scopeId: string,
+  current: ScopeSettings,
+  path: string,
+  sandbox: SandboxMode,
+  deps: Pick<CommandDeps, 'fingerprint' | 'catalog'>,
+): ConfigurePlan {
+  const settings = { ...current, workspace: path, sandbox };
+  const session = deps.catalog.find(scopeId, path, deps.fingerprint(scopeId, settings));
+  const access = accessLabel(sandbox);
+  return {
+    settings,
+    ...(session ? { sessionId: session.threadId } : {}),
+    note: session
+      ? `Workspace is now ${path} (${access}); continuing the session last used there.`
+      : `Workspace is now ${path} (${access}); the next message starts a new Codex session.`,
+  };
 }
 
 /** The highest access a role may give a chat, within the profile's maximum. */

@@ -55,9 +55,12 @@ import {
   ACCESS_FOR_SANDBOX,
   accessAllowed,
   type CommandDeps,
+  type ConfigurePlan,
+  resumePlan,
   runCommand,
   SANDBOX_FOR_ACCESS,
   type ScopeState,
+  workspacePlan,
 } from './commands.js';
 import { EffectTracker } from './effects.js';
 import { composeHealthReport, startHealthServer } from './health-server.js';
@@ -688,7 +691,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       return {
         toast: { type: 'warning', content: 'A run is going: wait for it or /stop it, then try again.' },
       };
-    const configure = (settings: ScopeSettings, sessionId: string | undefined, note: string) => {
+    const configure = ({ settings, sessionId, note }: ConfigurePlan) => {
       supervisor.send({
         type: 'scope.deliver',
         scopeId: token.scopeId,
@@ -699,18 +702,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         .sendText(token.chatId, note)
         .catch((error) => logger.warn({ err: error }, 'notice not sent'));
     };
+    const record = (
+      action: string,
+      decision: 'denied' | 'done',
+      extra: { reason?: string; detail?: Record<string, unknown> },
+    ) => audit.record({ actor: operator, scopeId: token.scopeId, action, decision, ...extra });
     if (token.action === 'config') return applyConfigChoice(token, operator);
     if (token.action === 'resume' && token.arg) {
       const entry = catalog.byThread(token.scopeId, token.arg);
-      const settings = entry ? { ...state.settings, workspace: entry.cwd } : undefined;
-      if (!entry || !settings || fingerprintOf(token.scopeId, settings) !== entry.policyFingerprint) {
-        audit.record({
-          actor: operator,
-          scopeId: token.scopeId,
-          action: 'card.resume',
-          decision: 'denied',
-          reason: 'session not resumable under this policy',
-        });
+      const plan = entry && resumePlan(token.scopeId, state.settings, entry, commandDeps);
+      if (!plan) {
+        record('card.resume', 'denied', { reason: 'session not resumable under this policy' });
         return {
           toast: {
             type: 'error',
@@ -718,31 +720,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           },
         };
       }
-      audit.record({
-        actor: operator,
-        scopeId: token.scopeId,
-        action: 'card.resume',
-        decision: 'done',
-        detail: { threadId: entry.threadId },
-      });
-      configure(
-        settings,
-        entry.threadId,
-        `Continuing session "${entry.summary ?? entry.threadId}" in ${entry.cwd}.`,
-      );
+      record('card.resume', 'done', { detail: { threadId: token.arg } });
+      configure(plan);
       return { toast: { type: 'success', content: 'Session resumed: your next message continues it.' } };
     }
     if (token.action === 'cd' && token.arg) {
       const [mode, ...rest] = token.arg.split('|');
       const role = roleOf(policy(), operator, token.chatId);
       if (!role || !isAdmin(role) || !accessAllowed(role, mode as AccessMode, config.permissions.maxAccess)) {
-        audit.record({
-          actor: operator,
-          scopeId: token.scopeId,
-          action: 'card.cd',
-          decision: 'denied',
-          reason: `${mode} access not allowed for ${role ?? 'stranger'}`,
-        });
+        record('card.cd', 'denied', { reason: `${mode} access not allowed for ${role ?? 'stranger'}` });
         return { toast: { type: 'error', content: `You may not set ${mode} access.` } };
       }
       let path: string;
@@ -751,24 +737,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       } catch (error) {
         return { toast: { type: 'error', content: error instanceof Error ? error.message : String(error) } };
       }
-      const settings = {
-        ...state.settings,
-        workspace: path,
-        sandbox: SANDBOX_FOR_ACCESS[mode as AccessMode],
-      };
-      const session = catalog.find(token.scopeId, path, fingerprintOf(token.scopeId, settings));
-      audit.record({
-        actor: operator,
-        scopeId: token.scopeId,
-        action: 'policy.change',
-        decision: 'done',
-        detail: { workspace: path, sandbox: settings.sandbox },
-      });
-      configure(
-        settings,
-        session?.threadId,
-        `Workspace is now ${path} with ${mode} access${session ? '; continuing the session last used there.' : '; the next message starts a new Codex session.'}`,
+      const plan = workspacePlan(
+        token.scopeId,
+        state.settings,
+        path,
+        SANDBOX_FOR_ACCESS[mode as AccessMode],
+        commandDeps,
       );
+      record('policy.change', 'done', { detail: { workspace: path, sandbox: plan.settings.sandbox } });
+      configure(plan);
       return { toast: { type: 'success', content: `Workspace set to ${path}.` } };
     }
     return {
