@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { resolvePaths } from '../src/config/paths.js';
 import { configSchema } from '../src/config/schema.js';
-import { DEFAULT_USER_OPEN_ID, startFeishuEmulator } from '../src/playground/emulator/index.js';
+import { emulatorAppConfig } from '../src/playground/app-config.js';
+import { startFeishuEmulator } from '../src/playground/emulator/index.js';
 import { codexProviderConfig } from '../src/playground/mock-model/codex-provider.js';
 import { reply, startMockModel } from '../src/playground/mock-model/index.js';
 import { startDaemon } from '../src/runtime/daemon.js';
@@ -26,15 +27,13 @@ async function measure(backend: 'sdk' | 'app-server') {
   const mock = await startMockModel();
   const home = await mkdtemp(join(tmpdir(), `larkcode-bench-${backend}-`));
   const workspace = await mkdtemp(join(tmpdir(), `larkcode-bench-${backend}-ws-`));
-  const config = configSchema.parse({
-    appId: emulator.appId,
-    appSecret: emulator.appSecret,
-    domain: emulator.url,
-    workspace,
-    owner: DEFAULT_USER_OPEN_ID,
-    runs: { debounceMs: 20 },
-    codex: { config: codexProviderConfig(mock.baseUrl), apiKey: 'sk-bench', backend },
-  });
+  const config = configSchema.parse(
+    emulatorAppConfig(emulator, {
+      workspace,
+      runs: { debounceMs: 20 },
+      codex: { config: codexProviderConfig(mock.baseUrl), apiKey: 'sk-bench', backend },
+    }),
+  );
   const daemon = await startDaemon({
     config,
     paths: resolvePaths({ LARKCODE_HOME: home }),

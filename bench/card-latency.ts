@@ -20,12 +20,8 @@ import type { InspectionEvent } from 'xstate';
 import type { AgentEvent } from '../src/agents/types.js';
 import { resolvePaths } from '../src/config/paths.js';
 import { configSchema } from '../src/config/schema.js';
-import {
-  DEFAULT_USER_OPEN_ID,
-  LIMITS,
-  type RecordedCall,
-  startFeishuEmulator,
-} from '../src/playground/emulator/index.js';
+import { emulatorAppConfig } from '../src/playground/app-config.js';
+import { LIMITS, type RecordedCall, startFeishuEmulator } from '../src/playground/emulator/index.js';
 import { startDaemon } from '../src/runtime/daemon.js';
 import { ScriptedAgent, type ScriptedRun } from '../test/support/scripted-agent.js';
 import {
@@ -232,17 +228,15 @@ async function runScenario(name: string, chats: number): Promise<ScenarioResult>
       },
     },
   );
-  const config = configSchema.parse({
-    appId: emulator.appId,
-    appSecret: emulator.appSecret,
-    domain: emulator.url,
-    workspace,
-    owner: DEFAULT_USER_OPEN_ID,
-    codex: { config: {} },
-    // Every chat runs at once (production allows 4 by default).
-    runs: { debounceMs: DEBOUNCE_MS, maxConcurrent: Math.max(4, chats) },
-    logLevel: 'warn',
-  });
+  const config = configSchema.parse(
+    emulatorAppConfig(emulator, {
+      workspace,
+      codex: { config: {} },
+      // Every chat runs at once (production allows 4 by default).
+      runs: { debounceMs: DEBOUNCE_MS, maxConcurrent: Math.max(4, chats) },
+      logLevel: 'warn',
+    }),
+  );
   // No cardFlushIntervalMs: the daemon's own default, as `larkcode start` runs it.
   const daemon = await startDaemon({
     config,

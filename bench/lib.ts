@@ -3,7 +3,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DEFAULT_USER_OPEN_ID, startFeishuEmulator } from '../src/playground/emulator/index.js';
+import { emulatorAppConfig } from '../src/playground/app-config.js';
+import { startFeishuEmulator } from '../src/playground/emulator/index.js';
 import { startMockModel } from '../src/playground/mock-model/index.js';
 import { codexProviderConfig } from '../test/support/codex-harness.js';
 
@@ -118,15 +119,13 @@ export async function startBenchStack(name: string, config: Record<string, unkno
   const workspace = await mkdtemp(join(tmpdir(), `larkcode-bench-${name}-ws-`));
   writeFileSync(
     join(home, 'config.json'),
-    JSON.stringify({
-      appId: emulator.appId,
-      appSecret: emulator.appSecret,
-      domain: emulator.url,
-      workspace,
-      owner: DEFAULT_USER_OPEN_ID,
-      codex: { config: codexProviderConfig(mock.baseUrl), apiKey: 'sk-bench' },
-      ...config,
-    }),
+    JSON.stringify(
+      emulatorAppConfig(emulator, {
+        workspace,
+        codex: { config: codexProviderConfig(mock.baseUrl), apiKey: 'sk-bench' },
+        ...config,
+      }),
+    ),
   );
   return {
     emulator,

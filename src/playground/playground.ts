@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import { resolvePaths } from '../config/paths.js';
 import { configSchema } from '../config/schema.js';
 import { type Daemon, startDaemon } from '../runtime/daemon.js';
-import { DEFAULT_USER_OPEN_ID, type FeishuEmulator, startFeishuEmulator } from './emulator/index.js';
+import { emulatorAppConfig } from './app-config.js';
+import { type FeishuEmulator, startFeishuEmulator } from './emulator/index.js';
 import { codexProviderConfig } from './mock-model/codex-provider.js';
 import { type MockModel, startMockModel } from './mock-model/index.js';
 import { playgroundPage } from './page.js';
@@ -53,17 +54,15 @@ export async function startPlayground(options: PlaygroundOptions): Promise<Playg
     const home = await mkdtemp(join(tmpdir(), 'larkcode-playground-'));
     const workspace = await mkdtemp(join(tmpdir(), 'larkcode-playground-ws-'));
     if (offline) mock = await startMockModel();
-    const config = configSchema.parse({
-      appId: emulator.appId,
-      appSecret: emulator.appSecret,
-      domain: emulator.url,
-      workspace,
-      owner: DEFAULT_USER_OPEN_ID,
-      runs: { debounceMs: 300 },
-      codex: mock
-        ? { config: codexProviderConfig(mock.baseUrl), apiKey: 'sk-offline-demo' }
-        : { config: {}, auth: env.OPENAI_API_KEY || env.CODEX_API_KEY ? 'api-key' : 'inherit-user' },
-    });
+    const config = configSchema.parse(
+      emulatorAppConfig(emulator, {
+        workspace,
+        runs: { debounceMs: 300 },
+        codex: mock
+          ? { config: codexProviderConfig(mock.baseUrl), apiKey: 'sk-offline-demo' }
+          : { config: {}, auth: env.OPENAI_API_KEY || env.CODEX_API_KEY ? 'api-key' : 'inherit-user' },
+      }),
+    );
     daemon = await startDaemon({ config, paths: resolvePaths({ LARKCODE_HOME: home }), logger, env });
     const { chatId } = emulator.createChat({ mode: 'p2p', name: 'larkcode playground' });
     const mode = offline ? 'offline' : 'agent';

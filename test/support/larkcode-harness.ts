@@ -5,9 +5,10 @@ import pino from 'pino';
 import type { AgentRunner } from '../../src/agents/types.js';
 import { resolvePaths } from '../../src/config/paths.js';
 import { configSchema, type LarkcodeConfig } from '../../src/config/schema.js';
+import { emulatorAppConfig } from '../../src/playground/app-config.js';
 import { type Daemon, startDaemon } from '../../src/runtime/daemon.js';
 import { codexProviderConfig } from './codex-harness.js';
-import { DEFAULT_USER_OPEN_ID, type FeishuEmulator } from './feishu-emulator/index.js';
+import type { FeishuEmulator } from './feishu-emulator/index.js';
 
 export interface InProcessLarkcode {
   daemon: Daemon;
@@ -35,11 +36,7 @@ export async function startLarkcode(options: {
   const home = options.reuse?.home ?? (await mkdtemp(join(tmpdir(), 'larkcode-home-')));
   const workspace = options.reuse?.workspace ?? (await mkdtemp(join(tmpdir(), 'larkcode-ws-')));
   const config = configSchema.parse({
-    appId: options.emulator.appId,
-    appSecret: options.emulator.appSecret,
-    domain: options.emulator.url,
-    workspace,
-    owner: DEFAULT_USER_OPEN_ID,
+    ...emulatorAppConfig(options.emulator, { workspace }),
     codex: options.mockBaseUrl
       ? {
           config: codexProviderConfig(options.mockBaseUrl),
