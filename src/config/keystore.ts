@@ -1,8 +1,9 @@
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
-import { chmodSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { LarkcodeError } from '../core/errors.js';
+import { readPrivateFileSync } from '../security/private-file.js';
 import { isErrno, writeFileAtomicSync } from '../store/atomic-file.js';
 
 /** Entry names: safe in a `keystore:name` reference, a file listing and a shell, with no case clashes. */
@@ -113,7 +114,7 @@ export class Keystore {
     const path = join(stateDir, STORE_FILE);
     const keyPath = join(stateDir, KEY_FILE);
 
-    const text = readPrivateFile(path);
+    const text = readPrivateFileSync(path);
     if (text === undefined) {
       let kdf: Kdf;
       let key: Buffer;
@@ -283,7 +284,7 @@ function parseStoreFile(path: string, text: string): StoreFile {
 }
 
 function readKeyFile(path: string): Buffer | undefined {
-  const text = readPrivateFile(path);
+  const text = readPrivateFileSync(path);
   if (text === undefined) return undefined;
   const encoded = text.trim();
   const key = Buffer.from(encoded, 'base64');
@@ -311,34 +312,4 @@ function writePrivateFile(path: string, text: string): void {
   writeFileAtomicSync(path, text, { mode: 0o600 });
   // The umask can only remove bits, but be explicit.
   chmodSync(path, 0o600);
-}
-
-/**
- * The file's text, or undefined when it does not exist. Refuses a file group or others can access:
- * with the key file that is the secrets themselves; with a passphrase, an offline guessing target.
- * The mode is checked on the opened descriptor, so it is the file actually read.
- */
-function readPrivateFile(path: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return undefined;
-    throw new LarkcodeError('config', `cannot read ${path}: ${(error as Error).message}`);
-  }
-  try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw new LarkcodeError('config', `${path} is not a regular file`);
-    // Windows has no POSIX modes to check.
-    if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) {
-      const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
-      throw new LarkcodeError(
-        'config',
-        `${path} is accessible to group or others (mode ${mode}); run: chmod 600 ${path}`,
-      );
-    }
-    return readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -1,9 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { LarkcodeError } from '../core/errors.js';
-import { isErrno } from '../store/atomic-file.js';
+import { readPrivateFileSync } from '../security/private-file.js';
 import { KEYSTORE_NAME, type Keystore } from './keystore.js';
 
 /**
@@ -126,36 +125,15 @@ function expandHome(path: string, home: string): string {
   return path.startsWith('~/') ? join(home, path.slice(2)) : path;
 }
 
-/**
- * Opened first, then checked with fstat on that descriptor: a symlink is followed and its
- * *target's* mode is what counts, and nothing can swap the file between check and read.
- */
+/** Only a file its owner alone can access (checked on the opened file, so a symlink counts by its target). */
 function fromFile(ref: string, path: string): string {
-  let fd: number;
+  let text: string | undefined;
   try {
-    fd = openSync(path, 'r');
+    text = readPrivateFileSync(path, { maxBytes: MAX_SECRET_BYTES });
   } catch (error) {
-    if (isErrno(error, 'ENOENT')) throw fail(ref, `${path} does not exist`);
-    throw fail(ref, `cannot open ${path} (${errnoCode(error)})`);
+    throw fail(ref, (error as Error).message);
   }
-  let text: string;
-  try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw fail(ref, `${path} is not a regular file`);
-    // Like ssh with a private key: a secret others can read is already leaked, and one others can
-    // write can be swapped for theirs. Windows has no POSIX modes to check.
-    if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) {
-      const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
-      throw fail(ref, `${path} is accessible to group or others (mode ${mode}); run: chmod 600 ${path}`);
-    }
-    if (stat.size > MAX_SECRET_BYTES) throw fail(ref, `${path} is larger than ${MAX_SECRET_BYTES} bytes`);
-    text = readFileSync(fd, 'utf8');
-  } catch (error) {
-    if (error instanceof LarkcodeError) throw error;
-    throw fail(ref, `cannot read ${path} (${errnoCode(error)})`);
-  } finally {
-    closeSync(fd);
-  }
+  if (text === undefined) throw fail(ref, `${path} does not exist`);
   // Exactly one: editors add one, and a value may legitimately end in other whitespace.
   const value = text.endsWith('\r\n') ? text.slice(0, -2) : text.endsWith('\n') ? text.slice(0, -1) : text;
   if (value === '') throw fail(ref, `${path} is empty`);
@@ -216,7 +194,7 @@ function asText(value: unknown): string {
   return '';
 }
 
-function errnoCode(error: unknown): string {
+function _errnoCode(error: unknown): string {
   return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
 }
 

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { LarkcodeError } from '../core/errors.js';
 import { isErrno, writeFileAtomicSync } from '../store/atomic-file.js';
+import { readPrivateFileSync } from './private-file.js';
 
 const KEY_FILE = 'callback-keys.json';
 const SECRET_BYTES = 32;
@@ -169,32 +170,8 @@ function newKey(version: number, createdAt: number): KeyEntry {
 
 /** The parsed key file, or `undefined` when there is none. Mode is checked on the opened fd (no race). */
 function readKeyFile(path: string): KeyFile | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return undefined;
-    throw new LarkcodeError('config', `cannot read callback key file ${path}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-  let text: string;
-  try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw new LarkcodeError('config', `callback key file ${path} is not a regular file`);
-    // Windows has no POSIX modes to check.
-    if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) {
-      const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
-      throw new LarkcodeError(
-        'config',
-        `callback key file ${path} is accessible to group or others (mode ${mode}); ` +
-          `anyone who can read it can forge card buttons. Run: chmod 600 ${path}`,
-      );
-    }
-    text = readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
-  }
+  const text = readPrivateFileSync(path, { risk: 'anyone who can read it can forge card buttons' });
+  if (text === undefined) return undefined;
   let json: unknown;
   try {
     json = JSON.parse(text);
