@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { showsOutcome } from '../support/cards.js';
-import { type FeishuEmulator, startFeishuEmulator, waitFor } from '../support/feishu-emulator/index.js';
-import { type InProcessLarkcode, startLarkcode } from '../support/larkcode-harness.js';
-import { type MockModel, reply, startMockModel } from '../support/mock-model/index.js';
+import { type FeishuEmulator, waitFor } from '../support/feishu-emulator/index.js';
+import { type CodexStack, type InProcessLarkcode, startCodexStack } from '../support/larkcode-harness.js';
+import { type MockModel, reply } from '../support/mock-model/index.js';
 import { codexProcessesFor } from '../support/process-tree.js';
 
 /** The actor core through the real node-sdk (emulator) and the real codex binary (mock model). */
@@ -11,21 +11,16 @@ describe('actor core end to end', () => {
   let emulator: FeishuEmulator;
   let mock: MockModel;
   let larkcode: InProcessLarkcode;
+  let stack: CodexStack;
 
   beforeAll(async () => {
-    emulator = await startFeishuEmulator();
-    mock = await startMockModel();
-    larkcode = await startLarkcode({
-      emulator,
-      mockBaseUrl: mock.baseUrl,
+    stack = await startCodexStack({
       config: { runs: { debounceMs: 800 } },
     });
-    await emulator.waitForClient();
+    ({ emulator, mock, larkcode } = stack);
   });
   afterAll(async () => {
-    await larkcode?.stop();
-    await mock?.close();
-    await emulator?.close();
+    await stack?.stop();
   });
 
   const cards = (chatId: string) =>
@@ -115,22 +110,16 @@ describe('actor core end to end', () => {
 describe('global run pool end to end', () => {
   let emulator: FeishuEmulator;
   let mock: MockModel;
-  let larkcode: InProcessLarkcode;
+  let stack: CodexStack;
 
   beforeAll(async () => {
-    emulator = await startFeishuEmulator();
-    mock = await startMockModel();
-    larkcode = await startLarkcode({
-      emulator,
-      mockBaseUrl: mock.baseUrl,
+    stack = await startCodexStack({
       config: { runs: { debounceMs: 50, maxConcurrent: 1 } },
     });
-    await emulator.waitForClient();
+    ({ emulator, mock } = stack);
   });
   afterAll(async () => {
-    await larkcode?.stop();
-    await mock?.close();
-    await emulator?.close();
+    await stack?.stop();
   });
 
   it('makes a run wait for a free slot, shows its position, and starts it when the slot frees', async () => {

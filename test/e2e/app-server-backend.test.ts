@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FINAL_HEADER } from '../support/cards.js';
-import { type FeishuEmulator, startFeishuEmulator, waitFor } from '../support/feishu-emulator/index.js';
-import { type InProcessLarkcode, startLarkcode } from '../support/larkcode-harness.js';
-import { type MockModel, reply, startMockModel } from '../support/mock-model/index.js';
+import { type FeishuEmulator, waitFor } from '../support/feishu-emulator/index.js';
+import { type CodexStack, type InProcessLarkcode, startCodexStack } from '../support/larkcode-harness.js';
+import { type MockModel, reply } from '../support/mock-model/index.js';
 
 /**
  * `codex.backend: app-server` end to end: the real `codex app-server` against the mock model,
@@ -13,22 +13,18 @@ describe('codex app-server backend', () => {
   let emulator: FeishuEmulator;
   let mock: MockModel;
   let larkcode: InProcessLarkcode;
+  let stack: CodexStack;
 
   beforeAll(async () => {
-    emulator = await startFeishuEmulator();
-    mock = await startMockModel();
-    larkcode = await startLarkcode({
-      emulator,
-      mockBaseUrl: mock.baseUrl,
+    stack = await startCodexStack({
       cardFlushIntervalMs: 150,
       config: { runs: { debounceMs: 50 } },
       codexBackend: 'app-server',
     });
+    ({ emulator, mock, larkcode } = stack);
   });
   afterAll(async () => {
-    await larkcode?.stop();
-    await mock?.close();
-    await emulator?.close();
+    await stack?.stop();
   });
 
   it('streams the answer into the card before the turn ends, then finishes Done', async () => {

@@ -12,11 +12,10 @@ import {
   type ChatViewItem,
   DEFAULT_USER_OPEN_ID,
   type FeishuEmulator,
-  startFeishuEmulator,
   waitFor,
 } from '../support/feishu-emulator/index.js';
-import { type InProcessLarkcode, startLarkcode } from '../support/larkcode-harness.js';
-import { type MockModel, richTurn, startMockModel } from '../support/mock-model/index.js';
+import { type CodexStack, type InProcessLarkcode, startCodexStack } from '../support/larkcode-harness.js';
+import { type MockModel, richTurn } from '../support/mock-model/index.js';
 import { codexProcessesFor } from '../support/process-tree.js';
 
 /** Allowlisted, not an admin: may start runs, may stop only their own. */
@@ -67,26 +66,20 @@ describe('run cards on the real codex: rendering, reactions and the Stop button'
   let emulator: FeishuEmulator;
   let mock: MockModel;
   let larkcode: InProcessLarkcode;
+  let stack: CodexStack;
   let workspace: string;
   let codexHome: string;
 
   beforeAll(async () => {
-    emulator = await startFeishuEmulator();
-    mock = await startMockModel();
-    larkcode = await startLarkcode({
-      emulator,
-      mockBaseUrl: mock.baseUrl,
+    stack = await startCodexStack({
       config: { runs: { debounceMs: 50 }, allowlist: [MEMBER, OTHER_MEMBER] },
     });
-    await emulator.waitForClient();
+    ({ emulator, mock, larkcode } = stack);
     workspace = realpathSync(larkcode.workspace);
     codexHome = resolvePaths({ LARKCODE_HOME: larkcode.home }).defaultCodexHome;
   });
-
   afterAll(async () => {
-    await larkcode?.stop();
-    await mock?.close();
-    await emulator?.close();
+    await stack?.stop();
   });
 
   const codexPids = () => codexProcessesFor(codexHome);

@@ -8,7 +8,8 @@ import { configSchema, type LarkcodeConfig } from '../../src/config/schema.js';
 import { emulatorAppConfig } from '../../src/playground/app-config.js';
 import { type Daemon, startDaemon } from '../../src/runtime/daemon.js';
 import { codexProviderConfig } from './codex-harness.js';
-import type { FeishuEmulator } from './feishu-emulator/index.js';
+import { type FeishuEmulator, startFeishuEmulator } from './feishu-emulator/index.js';
+import { type MockModel, startMockModel } from './mock-model/index.js';
 
 export interface InProcessLarkcode {
   daemon: Daemon;
@@ -72,6 +73,33 @@ export async function startLarkcode(options: {
       if (options.reuse) return;
       await rm(home, { recursive: true, force: true });
       await rm(workspace, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface CodexStack {
+  emulator: FeishuEmulator;
+  mock: MockModel;
+  larkcode: InProcessLarkcode;
+  stop(): Promise<void>;
+}
+
+/** Emulator, mock model and larkcode in this process: the real node-sdk and the real codex binary. */
+export async function startCodexStack(
+  options: Omit<Parameters<typeof startLarkcode>[0], 'emulator' | 'mockBaseUrl'> = {},
+): Promise<CodexStack> {
+  const emulator = await startFeishuEmulator();
+  const mock = await startMockModel();
+  const larkcode = await startLarkcode({ emulator, mockBaseUrl: mock.baseUrl, ...options });
+  await emulator.waitForClient();
+  return {
+    emulator,
+    mock,
+    larkcode,
+    stop: async () => {
+      await larkcode.stop();
+      await mock.close();
+      await emulator.close();
     },
   };
 }
