@@ -106,16 +106,19 @@ const spawnedAt = Date.now();
 const larkcode = spawnProcess(process.execPath, ['--max-old-space-size=512', BIN, 'start'], { env }); // as the bin's shebang runs it
 const pid = larkcode.child.pid!;
 const answeredAt = new Map<string, number>();
-/** The restored run's result card: "Done", carrying the mock model's answer to that scope's message. */
+/**
+ * The restored run's result card: "Done", carrying the mock model's answer to that scope's message
+ * (as the user sees it: run cards are CardKit entities, so the message itself holds only a card id).
+ */
 const findAnswer = (chatId: string, index: number) =>
   emulator
-    .messages(chatId)
+    .view(chatId)
     .find(
       (m) =>
-        m.senderType === 'app' &&
+        m.from === 'bot' &&
         m.msgType === 'interactive' &&
-        m.content.includes('✅ Done') &&
-        m.content.includes(`restored answer ${index}`),
+        m.text.includes('✅ Done') &&
+        m.text.includes(`restored answer ${index}`),
     );
 let readyAt = Number.NaN;
 let readyRssKiB = Number.NaN;
