@@ -18,7 +18,7 @@ describe('codex app-server backend', () => {
   beforeAll(async () => {
     stack = await startCodexStack({
       cardFlushIntervalMs: 150,
-      config: { runs: { debounceMs: 50 } },
+      config: { runs: { debounceMs: 50 }, health: { enabled: true, port: 0 } },
       codexBackend: 'app-server',
     });
     ({ emulator, mock, larkcode } = stack);
@@ -52,5 +52,21 @@ describe('codex app-server backend', () => {
     expect(done.text).toContain('✅ Done');
     expect(done.text).toContain(words.join(' '));
     expect(emulator.violations).toEqual([]);
+    // The real turn is counted: outcome, duration and this turn's tokens as codex reported them.
+    const url = String(larkcode.logs.find((l) => l.msg === 'metrics and health served')?.url);
+    const metrics = await waitFor(
+      async () => {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        // Tokens are counted once the run's final card landed.
+        return (
+          text.includes('larkcode_runs_finished_total{outcome="completed"} 1') &&
+          /larkcode_tokens_total\{kind="input"\} [1-9]/.test(text) &&
+          text
+        );
+      },
+      { timeoutMs: 5000 },
+    );
+    expect(metrics).toMatch(/larkcode_tokens_total\{kind="output"\} [1-9]/);
+    expect(metrics).toContain('larkcode_run_duration_seconds_count 1');
   });
 });

@@ -51,7 +51,12 @@ describe('metrics and health', () => {
     const text = await waitFor(
       async () => {
         const body = await (await fetch(`${url}/metrics`)).text();
-        return body.includes('larkcode_runs_finished_total{outcome="completed"} 1') && body;
+        // Tokens are counted once the run's final card landed, just after the outcome.
+        return (
+          body.includes('larkcode_runs_finished_total{outcome="completed"} 1') &&
+          body.includes('larkcode_tokens_total{kind="input"} 120') &&
+          body
+        );
       },
       { timeoutMs: 5000 },
     );
