@@ -9,6 +9,7 @@ import { DEFAULT_PROFILE, resolvePaths } from '../config/paths.js';
 import { LarkcodeError } from '../core/errors.js';
 import { startPlayground } from '../playground/playground.js';
 import { startDaemon } from '../runtime/daemon.js';
+import { formatChecks, runDoctor } from '../runtime/doctor.js';
 import { createInspection } from '../runtime/inspection.js';
 import {
   acquireInstanceLock,
@@ -18,7 +19,6 @@ import {
 } from '../runtime/instance-lock.js';
 import { createLogger } from '../runtime/logger.js';
 import { MACHINES, renderMachineDocs, writeMachineDocs } from '../runtime/machine-docs.js';
-import { formatChecks, runDoctor } from './doctor.js';
 import { type InitAnswers, runInit } from './init.js';
 import {
   launchdPlist,

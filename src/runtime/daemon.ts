@@ -22,7 +22,6 @@ import { CodexSdkRunner } from '../agents/codex-sdk/runner.js';
 import type { AgentRunner } from '../agents/types.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { turnUsage } from '../cards/run-card.js';
-import { checkSetup, codexCheck } from '../cli/doctor.js';
 import { parseInput } from '../commands/parse.js';
 import { secretContext } from '../config/load.js';
 import type { LarkcodePaths } from '../config/paths.js';
@@ -62,6 +61,7 @@ import {
   type ScopeState,
   workspacePlan,
 } from './commands.js';
+import { checkSetup, codexCheck } from './doctor.js';
 import { EffectTracker } from './effects.js';
 import { composeHealthReport, startHealthServer } from './health-server.js';
 import { defaultRegistryDir } from './instance-lock.js';

@@ -12,7 +12,7 @@ import { LarkcodeError } from '../core/errors.js';
 import { FeishuApi } from '../feishu/api.js';
 import { FeishuApiError } from '../feishu/errors.js';
 import { validateWorkspace } from '../policy/workspace.js';
-import { listRunning } from '../runtime/instance-lock.js';
+import { listRunning } from './instance-lock.js';
 
 export interface DoctorCheck {
   name: string;
