@@ -1,15 +1,28 @@
 import { fromCallback } from 'xstate';
-import type { AgentEvent, AgentRunner, RunOutcome, RunRequest } from '../src/agents/types.js';
+import type {
+  AgentEvent,
+  AgentRunner,
+  RunInteractions,
+  RunOutcome,
+  RunRequest,
+} from '../src/agents/types.js';
 import { RunStopped } from '../src/agents/types.js';
+import type { MessageInput } from '../src/core/bridge-input.js';
 
 /** Events a runner actor sends back to the scope that invoked it. */
 export type RunnerEvent =
   | { type: 'run.started'; runId: string; at: number }
   | { type: 'runner.event'; runId: string; event: AgentEvent; at: number }
+  /** A message sent during the run reached the agent's turn (it is part of this run now). */
+  | { type: 'run.steered'; runId: string; messageId: string }
+  /** The turn could not take it (it was ending, or the agent cannot steer): it waits for the next run. */
+  | { type: 'run.steerRefused'; runId: string; messageId: string }
   | { type: 'run.finished'; runId: string; outcome: RunOutcome; error?: string; at: number };
 
 /** Commands the scope may send to its running runner. */
-export type RunnerCommand = { type: 'runner.stop'; reason: 'interrupted' | 'timeout' };
+export type RunnerCommand =
+  | { type: 'runner.stop'; reason: 'interrupted' | 'timeout' }
+  | { type: 'runner.steer'; input: MessageInput };
 
 export interface RunnerDeps {
   agent: AgentRunner;
@@ -23,6 +36,8 @@ export interface RunnerDeps {
    * each window (the daemon widens it when many runs stream and cards are paced anyway).
    */
   batchTextMs?: number | (() => number);
+  /** Who answers the agent's approval requests and questions during this run. */
+  interactions?: (request: RunRequest) => RunInteractions | undefined;
 }
 
 type TextEvent = Extract<AgentEvent, { type: 'text' }>;
@@ -36,9 +51,31 @@ export function createRunnerLogic(deps: RunnerDeps) {
   return fromCallback<RunnerCommand, RunRequest, RunnerEvent>(({ input: request, sendBack, receive }) => {
     const abort = new AbortController();
     let settled = false;
+    // Steers still being answered: their outcome reaches the scope before run.finished does.
+    const steering = new Set<Promise<void>>();
     receive((command) => {
       if (command.type === 'runner.stop') abort.abort(new RunStopped(command.reason));
+      if (command.type === 'runner.steer') steer(command.input);
     });
+    const steer = (input: MessageInput) => {
+      const refuse = () =>
+        sendBack({ type: 'run.steerRefused', runId: request.runId, messageId: input.messageId });
+      if (!deps.agent.steer || settled) {
+        refuse();
+        return;
+      }
+      const attempt = deps.agent
+        .steer(request.runId, input.text)
+        .catch(() => false)
+        .then((accepted) => {
+          if (!accepted) return refuse();
+          flushText();
+          forward({ type: 'steered', text: input.text });
+          sendBack({ type: 'run.steered', runId: request.runId, messageId: input.messageId });
+        })
+        .finally(() => steering.delete(attempt));
+      steering.add(attempt);
+    };
 
     const batchWindow = deps.batchTextMs ?? 0;
     const batchMs = () => (typeof batchWindow === 'function' ? batchWindow() : batchWindow);
@@ -60,7 +97,8 @@ export function createRunnerLogic(deps: RunnerDeps) {
       let outcome: RunOutcome | undefined;
       let error: string | undefined;
       try {
-        for await (const event of deps.agent.run(request, abort.signal)) {
+        const interactions = deps.interactions?.(request);
+        for await (const event of deps.agent.run(request, abort.signal, interactions)) {
           deps.onAgentEvent?.(request, event);
           if (event.type === 'done') {
             outcome = event.outcome;
@@ -91,6 +129,7 @@ export function createRunnerLogic(deps: RunnerDeps) {
         error = caught instanceof Error ? caught.message : String(caught);
       }
       flushText(); // text that arrived before a failure still reaches the card
+      while (steering.size > 0) await Promise.allSettled([...steering]);
       settled = true;
       sendBack({
         type: 'run.finished',

@@ -19,6 +19,11 @@ export interface ScopeSettings {
   stopGraceMs: number;
   /** An idle scope actor is stopped after this long; it is restored from the store on demand. */
   evictAfterMs: number;
+  /**
+   * A message sent during a run joins the running turn (steer) instead of waiting for the next
+   * run. Only where the agent can steer; otherwise messages queue.
+   */
+  steerMidRun?: boolean;
 }
 
 /** A run that was in flight when larkcode died: reported interrupted, never re-run. */
@@ -50,6 +55,8 @@ export interface ActiveRun {
   /** True once the inputs were handed to the agent: from then on a crash means "interrupted". */
   handedToAgent: boolean;
   startedAt?: number;
+  /** Messages sent to the running turn, not yet confirmed taken (then they move to `inputs`). */
+  steering?: MessageInput[];
 }
 
 /** What the scope persists whenever it changes. */
@@ -147,6 +154,13 @@ const STOPPING_FOR_TIMEOUT = {
     'run.finished': { guard: 'isCurrentRun', target: '#scope.settling', actions: FINISH_ON_RENDERER },
   },
 } as const;
+
+/** A message during a run, where the agent can steer: it goes to the running turn. */
+const STEER_INTO_RUN = [
+  'startSteer',
+  'sendSteerToRunner',
+  { type: 'persistScope', params: factsOf },
+] as const;
 
 /** A message in a quiet scope waits for the quiet window; `!text` starts at once. */
 const WAIT_FOR_QUIET = {
@@ -250,13 +264,52 @@ export const scopeMachine = setup({
     })),
     // The run is over: a configuration that waited for it takes effect now, before the next run.
     clearActiveRun: assign(({ context }) => {
+      // A steer the agent never confirmed is not lost: it waits for the next run.
+      const unconfirmed = context.activeRun?.steering ?? [];
+      const pendingInputs =
+        unconfirmed.length > 0 ? [...unconfirmed, ...context.pendingInputs] : context.pendingInputs;
       const deferred = context.deferredConfiguration;
-      if (!deferred) return { activeRun: undefined };
+      if (!deferred) return { activeRun: undefined, pendingInputs };
       return {
         activeRun: undefined,
+        pendingInputs,
         settings: deferred.settings,
         sessionId: deferred.sessionId,
         deferredConfiguration: undefined,
+      };
+    }),
+    startSteer: assign({
+      activeRun: ({ context, event }) => {
+        assertEvent(event, 'input.message');
+        const run = context.activeRun!;
+        return { ...run, steering: [...(run.steering ?? []), event.input] };
+      },
+    }),
+    sendSteerToRunner: sendTo('runner', ({ event }) => {
+      assertEvent(event, 'input.message');
+      return { type: 'runner.steer' as const, input: event.input };
+    }),
+    confirmSteer: assign({
+      activeRun: ({ context, event }) => {
+        assertEvent(event, 'run.steered');
+        const run = context.activeRun!;
+        const input = run.steering?.find((i) => i.messageId === event.messageId);
+        if (!input) return run;
+        return {
+          ...run,
+          inputs: [...run.inputs, input],
+          steering: run.steering!.filter((i) => i !== input),
+        };
+      },
+    }),
+    refuseSteer: assign(({ context, event }) => {
+      assertEvent(event, 'run.steerRefused');
+      const run = context.activeRun!;
+      const input = run.steering?.find((i) => i.messageId === event.messageId);
+      if (!input) return {};
+      return {
+        activeRun: { ...run, steering: run.steering!.filter((i) => i !== input) },
+        pendingInputs: [...context.pendingInputs, input],
       };
     }),
     deferConfiguration: assign(({ event }) => {
@@ -304,6 +357,24 @@ export const scopeMachine = setup({
     // A run being prepared or in flight keeps the policy it started with.
     hasActiveRun: ({ context }) => context.activeRun !== undefined,
     hasPendingInputs: ({ context }) => context.pendingInputs.length > 0,
+    steersMidRun: ({ context }) => context.settings.steerMidRun === true,
+    /** The runner's answer about a message this run is still steering in. */
+    isSteerOfThisRun: ({ context, event }) =>
+      (event.type === 'run.steered' || event.type === 'run.steerRefused') &&
+      event.runId === context.activeRun?.runId &&
+      (context.activeRun.steering ?? []).some((input) => input.messageId === event.messageId),
+    /** The agent now waits for a person (an approval or a question): the idle watchdog pauses. */
+    waitsForPerson: ({ context, event }) =>
+      event.type === 'runner.event' &&
+      event.runId === context.activeRun?.runId &&
+      (event.event.type === 'approval' || event.event.type === 'question') &&
+      event.event.status === 'pending',
+    keepsWaitingForPerson: ({ context, event }) =>
+      event.type === 'runner.event' &&
+      event.runId === context.activeRun?.runId &&
+      (event.event.type === 'steered' ||
+        ((event.event.type === 'approval' || event.event.type === 'question') &&
+          event.event.status === 'pending')),
     hasInterruptedRun: ({ context }) => context.interruptedRun !== undefined,
     /** The agent reported a session id we have not persisted yet. */
     isNewSession: ({ context, event }) =>
@@ -514,14 +585,23 @@ export const scopeMachine = setup({
               states: {
                 empty: {
                   on: {
-                    'input.message': {
+                    'input.message': [
+                      { guard: 'steersMidRun', actions: STEER_INTO_RUN },
+                      {
+                        target: 'queued',
+                        actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
+                      },
+                    ],
+                    'run.steerRefused': {
+                      guard: 'isSteerOfThisRun',
                       target: 'queued',
-                      actions: ['enqueueInput', { type: 'persistScope', params: factsOf }],
+                      actions: ['refuseSteer', { type: 'persistScope', params: factsOf }],
                     },
                   },
                 },
                 queued: {
-                  description: 'Messages arrived during the run; they become the next run.',
+                  description:
+                    'Messages wait for the next run (no steering, or a steer the turn refused); later ones queue behind them, in order.',
                   on: {
                     'input.message': { actions: ['enqueueInput', { type: 'persistScope', params: factsOf }] },
                   },
@@ -541,7 +621,19 @@ export const scopeMachine = setup({
                         reenter: true,
                         actions: FORWARD_AND_PERSIST_SESSION,
                       },
+                      { guard: 'waitsForPerson', target: 'waitingForPerson', actions: FORWARD_TO_RENDERER },
                       { guard: 'isCurrentRun', target: 'armed', reenter: true, actions: FORWARD_TO_RENDERER },
+                    ],
+                  },
+                },
+                waitingForPerson: {
+                  description:
+                    'The agent waits for an approval or an answer: silence is expected, and the request has its own deadline.',
+                  on: {
+                    'runner.event': [
+                      // A message steered in meanwhile waits behind the approval: still waiting.
+                      { guard: 'keepsWaitingForPerson', actions: FORWARD_TO_RENDERER },
+                      { guard: 'isCurrentRun', target: 'armed', actions: FORWARD_TO_RENDERER },
                     ],
                   },
                 },
@@ -628,6 +720,14 @@ export const scopeMachine = setup({
           { guard: 'isNewSession', actions: FORWARD_AND_PERSIST_SESSION },
           { guard: 'isCurrentRun', actions: FORWARD_TO_RENDERER },
         ],
+        'run.steered': {
+          guard: 'isCurrentRun',
+          actions: ['confirmSteer', { type: 'persistScope', params: factsOf }],
+        },
+        'run.steerRefused': {
+          guard: 'isCurrentRun',
+          actions: ['refuseSteer', { type: 'persistScope', params: factsOf }],
+        },
         'daemon.shutdown': {
           target: 'stopped',
           actions: [
@@ -691,13 +791,15 @@ type ActionArgs = { context: ScopeContext; event: ScopeEvent };
 export function factsOf({ context }: ActionArgs): ScopeFacts {
   const run = context.activeRun;
   const preparing = run && !run.handedToAgent ? run.inputs : [];
+  // Not yet confirmed by the agent: after a crash they run again rather than vanish.
+  const steering = run?.steering ?? [];
   return {
     scopeId: context.scopeId,
     ...(context.sessionId ? { sessionId: context.sessionId } : {}),
     idleTimeoutMs: context.settings.idleTimeoutMs,
     workspace: context.settings.workspace,
     sandbox: context.settings.sandbox,
-    pendingInputs: [...preparing, ...context.pendingInputs],
+    pendingInputs: [...preparing, ...steering, ...context.pendingInputs],
     ...(run?.handedToAgent
       ? {
           inflight: {

@@ -57,8 +57,79 @@ export interface TokenUsage {
   cumulative: boolean;
 }
 
+/** What an agent asks permission for. Built by the backend from its own request. */
+export interface ApprovalRequest {
+  /** Unique within the run. */
+  id: string;
+  kind: 'command' | 'file_change' | 'permissions';
+  /** The command as the agent will run it (e.g. `/bin/bash -lc 'npm test'`). */
+  command?: string;
+  /** The command's own words when known (`['npm', 'test']`), without the shell wrapper. */
+  argv?: string[];
+  /** Where it runs. */
+  cwd: string;
+  /** For file changes: the paths and what happens to each. */
+  changes?: { path: string; change: 'add' | 'delete' | 'update' }[];
+  /** The agent's justification, when it gave one. */
+  reason?: string;
+  /** It asks for network access. */
+  network: boolean;
+  /** Approved, it runs outside the sandbox (an escalation), not inside it. */
+  outsideSandbox: boolean;
+}
+
+/** How an approval ended; `by` is who decided (absent for rules, timeouts and stops). */
+export interface ApprovalVerdict {
+  decision: 'approve' | 'deny';
+  /** Why, in a few words: "approved by Ana", "timed out after 300 s", "auto: read-only command". */
+  note: string;
+  by?: string;
+}
+
+export interface QuestionOption {
+  label: string;
+  description?: string;
+}
+
+/** One or more questions the agent asks mid-turn; every question has options. */
+export interface QuestionRequest {
+  id: string;
+  questions: {
+    id: string;
+    header?: string;
+    question: string;
+    options: QuestionOption[];
+    /** A free-text answer is welcome besides the options. */
+    allowOther: boolean;
+  }[];
+}
+
+/** Answers by question id (labels or free text); undefined when nobody answered in time. */
+export type QuestionAnswers = Record<string, string[]>;
+
+/** People the agent needs during a run. Provided by the runtime; backends without approvals never call it. */
+export interface RunInteractions {
+  approve(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalVerdict>;
+  ask(question: QuestionRequest, signal: AbortSignal): Promise<QuestionAnswers | undefined>;
+}
+
 export type AgentEvent =
   | { type: 'session'; sessionId: string }
+  /** The agent waits for a person (status pending) or got its answer. */
+  | {
+      type: 'approval';
+      request: ApprovalRequest;
+      status: 'pending' | 'approved' | 'denied';
+      note?: string;
+    }
+  | {
+      type: 'question';
+      question: QuestionRequest;
+      status: 'pending' | 'answered' | 'expired';
+      answers?: QuestionAnswers;
+    }
+  /** A message sent during the run reached it. */
+  | { type: 'steered'; text: string; by?: string }
   | { type: 'text'; itemId: string; text: string; mode: 'delta' | 'whole' }
   | { type: 'reasoning'; itemId: string; text: string }
   | { type: 'tool'; tool: ToolCall }
@@ -79,5 +150,11 @@ export class RunStopped extends Error {
 /** A coding-agent backend: one call is one turn. The signal aborts the turn. */
 export interface AgentRunner {
   readonly name: string;
-  run(request: RunRequest, signal: AbortSignal): AsyncIterable<AgentEvent>;
+  run(request: RunRequest, signal: AbortSignal, interactions?: RunInteractions): AsyncIterable<AgentEvent>;
+  /**
+   * Adds a message to the run `runId` while its turn is going (Codex `turn/steer`). Resolves true
+   * when the turn took it, false when it could not (no such run, the turn already ended): the
+   * caller then keeps the message for the next run. Absent: the backend cannot steer.
+   */
+  steer?(runId: string, text: string): Promise<boolean>;
 }

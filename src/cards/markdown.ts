@@ -31,3 +31,12 @@ export function tail(text: string, maxChars: number): string {
 export function utf8Bytes(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
+
+/**
+ * Someone's words shown as plain text inside card markdown. Feishu wants HTML entities for
+ * special characters (research: feishu-platform.md §1.2c), so a message can neither format the
+ * card nor forge an `<at>` tag.
+ */
+export function escapeMarkdown(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').replace(/[&*~><[\]()#_$`|\\]/g, (mark) => `&#${mark.charCodeAt(0)};`);
+}

@@ -1,6 +1,6 @@
-import type { RunOutcome, TokenUsage, ToolCall } from '../agents/types.js';
+import type { ApprovalRequest, RunOutcome, TokenUsage, ToolCall } from '../agents/types.js';
 import { cardElementCount, cardTableCount, splitMarkdown, utf8Bytes } from './card-budget.js';
-import { codeBlock, displayCommand, inlineCode, tail } from './markdown.js';
+import { codeBlock, displayCommand, escapeMarkdown, inlineCode, tail } from './markdown.js';
 import { answerText, type RunBlock } from './run-state.js';
 import type { RunView } from './run-view.js';
 
@@ -128,6 +128,11 @@ function contentPieces(view: RunView, chrome: RunCardChrome): Piece[] {
           element: toolPanel(block.tool),
           running: block.tool.status === 'started' || block.tool.status === 'updated',
         });
+        return;
+      case 'steer':
+      case 'approval':
+      case 'question':
+        pieces.push({ kind: 'panel', block: index, element: personLine(block), running: false });
         return;
     }
   });
@@ -372,12 +377,55 @@ function liveHeader(view: RunView): { title: string; template: string } {
   if (view.stage === 'waiting_for_slot') {
     return { title: `⏳ Waiting for a free slot (position ${view.queuePosition ?? 1})`, template: 'grey' };
   }
+  if (view.agent.phase === 'approval') return { title: '⏸ Waiting for approval', template: 'orange' };
+  if (view.agent.phase === 'question') return { title: '❓ Waiting for your answer', template: 'orange' };
   if (view.agent.phase === 'tool') {
     const running = runningTool(view);
     const what = running?.kind === 'command' ? `: ${shorten(displayCommand(running.command), 40)}` : '';
     return { title: `🔧 Running a tool${what}`, template: 'wathet' };
   }
   return { title: '🤔 Thinking', template: 'blue' };
+}
+
+const APPROVAL_MARK = { pending: '⏸', approved: '✅', denied: '⛔' } as const;
+const QUESTION_MARK = { pending: '❓', answered: '💬', expired: '⌛' } as const;
+
+/** One line in the run's flow for what people did: a steer, an approval, a question. */
+function personLine(block: Extract<RunBlock, { kind: 'steer' | 'approval' | 'question' }>): CardJson {
+  let content: string;
+  if (block.kind === 'steer') {
+    content = `↪ **${escapeMarkdown(block.by ?? 'You')}** added: ${escapeMarkdown(shorten(block.text, 600))}`;
+  } else if (block.kind === 'approval') {
+    const what = approvalSubject(block.request);
+    const status =
+      block.status === 'pending'
+        ? 'waiting for approval'
+        : block.status === 'approved'
+          ? 'approved'
+          : 'denied';
+    const note = block.note ? ` — ${escapeMarkdown(shorten(block.note, 200))}` : '';
+    content = `${APPROVAL_MARK[block.status]} ${what}: **${status}**${note}`;
+  } else {
+    const asked = escapeMarkdown(shorten(block.question.questions.map((q) => q.question).join(' / '), 300));
+    const answer =
+      block.status === 'answered' && block.answers
+        ? ` → **${escapeMarkdown(shorten(Object.values(block.answers).flat().join(', '), 300))}**`
+        : block.status === 'expired'
+          ? ' → _nobody answered in time_'
+          : ' — _waiting for your answer_';
+    content = `${QUESTION_MARK[block.status]} ${asked}${answer}`;
+  }
+  return { tag: 'markdown', text_size: 'notation', content };
+}
+
+function approvalSubject(request: ApprovalRequest): string {
+  if (request.kind === 'command')
+    return `Command ${inlineCode(shorten(displayCommand(request.command ?? ''), 120))}`;
+  if (request.kind === 'file_change') {
+    const count = request.changes?.length ?? 0;
+    return `Change ${count} file${count === 1 ? '' : 's'}`;
+  }
+  return request.network ? 'Network access' : 'Extra permissions';
 }
 
 function shorten(text: string, max: number): string {

@@ -1,12 +1,35 @@
-import type { AgentEvent, RunOutcome, TokenUsage, ToolCall } from '../agents/types.js';
+import type {
+  AgentEvent,
+  ApprovalRequest,
+  QuestionAnswers,
+  QuestionRequest,
+  RunOutcome,
+  TokenUsage,
+  ToolCall,
+} from '../agents/types.js';
 
 /** One visible piece of a run, in the order the agent produced it. */
 export type RunBlock =
   | { kind: 'text'; itemId: string; text: string }
   | { kind: 'reasoning'; itemId: string; text: string }
-  | { kind: 'tool'; tool: ToolCall };
+  | { kind: 'tool'; tool: ToolCall }
+  /** A message sent during the run that reached it. */
+  | { kind: 'steer'; text: string; by?: string }
+  | {
+      kind: 'approval';
+      request: ApprovalRequest;
+      status: 'pending' | 'approved' | 'denied';
+      note?: string;
+    }
+  | {
+      kind: 'question';
+      question: QuestionRequest;
+      status: 'pending' | 'answered' | 'expired';
+      answers?: QuestionAnswers;
+    };
 
-export type RunPhase = 'waiting' | 'thinking' | 'tool' | 'finished';
+/** `approval` / `question`: the agent waits for a person. */
+export type RunPhase = 'waiting' | 'thinking' | 'tool' | 'approval' | 'question' | 'finished';
 
 /** Everything a run card shows, folded from AgentEvents by {@link reduceRunState}. */
 export interface RunState {
@@ -33,24 +56,54 @@ export function reduceRunState(state: RunState, event: AgentEvent): RunState {
         sessionId: event.sessionId,
         phase: state.phase === 'waiting' ? 'thinking' : state.phase,
       };
-    case 'text':
-      return {
-        ...state,
-        phase: 'thinking',
-        blocks: upsertText(state.blocks, 'text', event.itemId, event.text, event.mode),
-      };
-    case 'reasoning':
-      return {
-        ...state,
-        phase: 'thinking',
-        blocks: upsertText(state.blocks, 'reasoning', event.itemId, event.text, 'whole'),
-      };
+    case 'text': {
+      const blocks = upsertText(state.blocks, 'text', event.itemId, event.text, event.mode);
+      return { ...state, phase: phaseAfterPerson(blocks, 'thinking'), blocks };
+    }
+    case 'reasoning': {
+      const blocks = upsertText(state.blocks, 'reasoning', event.itemId, event.text, 'whole');
+      return { ...state, phase: phaseAfterPerson(blocks, 'thinking'), blocks };
+    }
     case 'tool': {
       const running = event.tool.status === 'started' || event.tool.status === 'updated';
-      return { ...state, phase: running ? 'tool' : 'thinking', blocks: upsertTool(state.blocks, event.tool) };
+      const blocks = upsertTool(state.blocks, event.tool);
+      return { ...state, phase: phaseAfterPerson(blocks, running ? 'tool' : 'thinking'), blocks };
     }
     case 'notice':
       return { ...state, notices: [...state.notices, event.message] };
+    case 'steered':
+      return {
+        ...state,
+        blocks: [...state.blocks, { kind: 'steer', text: event.text, ...(event.by ? { by: event.by } : {}) }],
+      };
+    case 'approval': {
+      const block: RunBlock = {
+        kind: 'approval',
+        request: event.request,
+        status: event.status,
+        ...(event.note ? { note: event.note } : {}),
+      };
+      const blocks = upsertBy(
+        state.blocks,
+        block,
+        (b) => b.kind === 'approval' && b.request.id === event.request.id,
+      );
+      return { ...state, blocks, phase: phaseAfterPerson(blocks, state.phase) };
+    }
+    case 'question': {
+      const block: RunBlock = {
+        kind: 'question',
+        question: event.question,
+        status: event.status,
+        ...(event.answers ? { answers: event.answers } : {}),
+      };
+      const blocks = upsertBy(
+        state.blocks,
+        block,
+        (b) => b.kind === 'question' && b.question.id === event.question.id,
+      );
+      return { ...state, blocks, phase: phaseAfterPerson(blocks, state.phase) };
+    }
     case 'usage':
       return { ...state, usage: event.usage };
     case 'done':
@@ -75,6 +128,27 @@ function upsertText(
   const existing = blocks[index] as { kind: typeof kind; itemId: string; text: string };
   const next = { kind, itemId, text: mode === 'delta' ? existing.text + text : text };
   return blocks.map((b, i) => (i === index ? next : b));
+}
+
+function upsertBy(blocks: RunBlock[], block: RunBlock, same: (b: RunBlock) => boolean): RunBlock[] {
+  const index = blocks.findIndex(same);
+  if (index === -1) return [...blocks, block];
+  return blocks.map((b, i) => (i === index ? block : b));
+}
+
+/** Waiting on a person while any approval or question is open; otherwise back to work. */
+function phaseAfterPerson(blocks: RunBlock[], phase: RunPhase): RunPhase {
+  if (blocks.some((b) => b.kind === 'approval' && b.status === 'pending')) return 'approval';
+  if (blocks.some((b) => b.kind === 'question' && b.status === 'pending')) return 'question';
+  return phase === 'approval' || phase === 'question' ? 'thinking' : phase;
+}
+
+/** Open approvals and questions, for the header. */
+export function pendingPeople(state: RunState): Extract<RunBlock, { kind: 'approval' | 'question' }>[] {
+  return state.blocks.filter(
+    (b): b is Extract<RunBlock, { kind: 'approval' | 'question' }> =>
+      (b.kind === 'approval' || b.kind === 'question') && b.status === 'pending',
+  );
 }
 
 function upsertTool(blocks: RunBlock[], tool: ToolCall): RunBlock[] {

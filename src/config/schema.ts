@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { approvalRuleSetSchema, defaultApprovalRules } from '../policy/approval-rules.js';
 import { secretRefSchema } from './secrets.js';
 
 export const accessModes = ['read-only', 'workspace', 'full'] as const;
@@ -71,9 +72,56 @@ export const configSchema = z
           .default(60),
         /** Global cap on concurrent agent runs; more wait in line. */
         maxConcurrent: z.number().int().min(1).max(1000).default(4),
+        /**
+         * A message sent while a run is going: `steer` adds it to the running turn (where the agent
+         * can: the app-server backend), `queue` keeps it for the next run. Per chat: /config.
+         */
+        midRunMessages: z.enum(['steer', 'queue']).default('steer'),
       })
       .strict()
-      .default({ debounceMs: 800, idleTimeoutSec: 600, maxRunMinutes: 60, maxConcurrent: 4 }),
+      .default({
+        debounceMs: 800,
+        idleTimeoutSec: 600,
+        maxRunMinutes: 60,
+        maxConcurrent: 4,
+        midRunMessages: 'steer',
+      }),
+    approvals: z
+      .object({
+        /**
+         * When codex asks (app-server backend): `on-request` when it wants to leave the sandbox,
+         * `untrusted` also before any command not known to be safe.
+         */
+        policy: z.enum(['on-request', 'untrusted']).default('on-request'),
+        /** An approval nobody gives within this time is denied. */
+        timeoutSec: z.number().int().min(5).max(86_400).default(300),
+        /** A reminder is posted this long before the deadline (0: none). */
+        remindBeforeSec: z.number().int().min(0).max(86_400).default(60),
+        /** In groups, a dangerous action needs an approver other than the person who asked. */
+        twoPersonInGroups: z.boolean().default(false),
+        /** Who approves each risk: read-only commands, writes, dangerous actions (outside the workspace, network, no sandbox). */
+        rules: approvalRuleSetSchema.default(defaultApprovalRules),
+        /** Per workspace (absolute path): rules that replace the profile's for that workspace. */
+        workspaces: z.record(z.string().startsWith('/'), approvalRuleSetSchema).default({}),
+      })
+      .strict()
+      .default({
+        policy: 'on-request',
+        timeoutSec: 300,
+        remindBeforeSec: 60,
+        twoPersonInGroups: false,
+        rules: defaultApprovalRules,
+        workspaces: {},
+      }),
+    questions: z
+      .object({
+        /** A question card nobody answers within this time expires; the agent is told. */
+        timeoutSec: z.number().int().min(5).max(86_400).default(300),
+        /** Questions the agent may ask in one turn; after that it is told to decide alone. */
+        maxPerTurn: z.number().int().min(0).max(100).default(8),
+      })
+      .strict()
+      .default({ timeoutSec: 300, maxPerTurn: 8 }),
     codex: z
       .object({
         /** Passed to codex as `--config` overrides: model, model_provider, model_providers … */

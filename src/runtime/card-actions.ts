@@ -21,6 +21,11 @@ export interface CardActionDeps {
   /** The run the scope is busy with (starting or running), if any. */
   activeRunId: (scopeId: string) => string | undefined;
   stopRun: (scopeId: string, runId: string, operatorOpenId: string) => void;
+  /**
+   * Approve / deny / always allow / answer: who may press is decided by the request's own
+   * policy (the two-person rule lets someone other than the starter approve), single use too.
+   */
+  interact?: (token: CallbackToken, operatorOpenId: string) => CardActionAnswer;
   /** Apply a confirmed choice (resume a session, change the workspace); answers the toast. */
   configure: (token: CallbackToken, operatorOpenId: string) => CardActionAnswer;
   audit: (record: {
@@ -48,6 +53,9 @@ const REFUSED: Record<VerifyFailure, string> = {
   expired: 'This button has expired. Nothing was done.',
 };
 
+const POLICY_CHANGED = "This chat's workspace or access changed since the card was sent. Nothing was done.";
+const INTERACTIONS = new Set(['approve', 'deny', 'always', 'answer']);
+
 const refuse = (content: string): CardActionAnswer => ({ toast: { type: 'error', content } });
 
 /**
@@ -73,6 +81,13 @@ export function createCardActionHandler(deps: CardActionDeps) {
     const token = verified.token;
     const chatId = event.context?.open_chat_id;
     if (chatId && chatId !== token.chatId) return deny(operator, token, 'chat mismatch', REFUSED.forged);
+    if (INTERACTIONS.has(token.action) && deps.interact) {
+      if (deps.currentPolicyFingerprint(token.scopeId) !== token.policyFingerprint)
+        return deny(operator, token, 'policy changed', POLICY_CHANGED);
+      const answer = deps.interact(token, operator);
+      audit(operator, token, answer.toast.type === 'error' ? 'denied' : 'allowed', answer.toast.content);
+      return answer;
+    }
     if (operator !== token.operatorOpenId && !deps.isAdmin(operator)) {
       return deny(
         operator,
@@ -82,12 +97,7 @@ export function createCardActionHandler(deps: CardActionDeps) {
       );
     }
     if (deps.currentPolicyFingerprint(token.scopeId) !== token.policyFingerprint) {
-      return deny(
-        operator,
-        token,
-        'policy changed',
-        "This chat's workspace or access changed since the card was sent. Nothing was done.",
-      );
+      return deny(operator, token, 'policy changed', POLICY_CHANGED);
     }
     switch (token.action) {
       case 'stop':

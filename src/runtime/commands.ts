@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ScopeSettings } from '../../machines/scope.machine.js';
 import type { ScopeBoundEvent } from '../../machines/supervisor.machine.js';
 import type { SandboxMode } from '../agents/types.js';
+import { inlineCode } from '../cards/markdown.js';
 import { formatElapsed } from '../cards/run-card.js';
 import { COMMANDS, type CommandGroup, commandInfo, type ParsedInput } from '../commands/parse.js';
 import type { AccessMode } from '../config/schema.js';
@@ -77,6 +78,8 @@ export interface CommandDeps {
   now: () => number;
   /** The core settings /config shows and changes (config file, then changes made from chat). */
   coreSettings: (chatId: string) => CoreSettings;
+  /** "Always allow" rules of a workspace (approval cards add them; /config lists and removes them). */
+  allowRules?: (workspace: string) => { id: string; prefix: string[]; addedBy: string; addedAt: number }[];
 }
 
 export interface CoreSettings {
@@ -86,6 +89,8 @@ export interface CoreSettings {
   defaultAccess: AccessMode;
   /** For this chat when it is a group (its own rule or the default). */
   requireMention: boolean;
+  /** For this chat; absent when the agent cannot steer (messages always queue then). */
+  midRunMessages?: 'steer' | 'queue';
 }
 
 export interface CommandContext {
@@ -529,6 +534,7 @@ export const CONFIG_CHOICES = {
   showReasoning: ['true', 'false'],
   defaultAccess: ['read-only', 'workspace', 'full'],
   requireMention: ['true', 'false'],
+  midRunMessages: ['steer', 'queue'],
 } as const;
 
 const CONFIG_LABELS: Record<keyof typeof CONFIG_CHOICES, { title: string; value: (v: string) => string }> = {
@@ -540,6 +546,10 @@ const CONFIG_LABELS: Record<keyof typeof CONFIG_CHOICES, { title: string; value:
     title: 'In groups, answer only when mentioned',
     value: (v) => (v === 'true' ? 'yes' : 'no'),
   },
+  midRunMessages: {
+    title: 'A message sent during a run',
+    value: (v) => (v === 'steer' ? 'joins the run' : 'waits for the next run'),
+  },
 };
 
 function configCard(input: MessageInput, role: Role, deps: CommandDeps): Card {
@@ -547,11 +557,12 @@ function configCard(input: MessageInput, role: Role, deps: CommandDeps): Card {
   const elements: Card[] = [];
   for (const key of Object.keys(CONFIG_CHOICES) as (keyof typeof CONFIG_CHOICES)[]) {
     if (key === 'requireMention' && input.chat.chatType !== 'group') continue;
+    if (key === 'midRunMessages' && current.midRunMessages === undefined) continue;
     const label = CONFIG_LABELS[key];
     const now = String(current[key]);
     elements.push({
       tag: 'markdown',
-      content: `**${label.title}:** ${label.value(now)}${key === 'requireMention' ? ' (this group)' : ''}`,
+      content: `**${label.title}:** ${label.value(now)}${key === 'requireMention' || key === 'midRunMessages' ? ' (this chat)' : ''}`,
     });
     const buttons = CONFIG_CHOICES[key]
       .filter((v) => key !== 'defaultAccess' || accessAllowed(role, v as AccessMode, deps.maxAccess))
@@ -575,10 +586,60 @@ function configCard(input: MessageInput, role: Role, deps: CommandDeps): Card {
       columns: buttons.map((b) => ({ tag: 'column', width: 'auto', elements: [b] })),
     });
   }
+  elements.push(...allowRuleElements(input, deps));
   elements.push({
     tag: 'markdown',
     text_size: 'notation',
     content: `Agent: ${deps.agentName}${deps.model ? ` · ${deps.model}` : ''} · maximum access: ${deps.maxAccess}. Changes apply to the next run in every chat and are kept across restarts.`,
   });
   return card('Settings', 'blue', elements);
+}
+
+/** The workspace's "always allow" rules, each with a Remove button. */
+function allowRuleElements(input: MessageInput, deps: CommandDeps): Card[] {
+  if (!deps.allowRules) return [];
+  const workspace = deps.scopeState(input.scopeId).settings.workspace;
+  const rules = deps.allowRules(workspace);
+  const elements: Card[] = [
+    {
+      tag: 'markdown',
+      content:
+        rules.length === 0
+          ? `**Always allowed in ${inlineCode(workspace)}:** nothing yet (an approval card's "Always allow" adds a command here).`
+          : `**Always allowed in ${inlineCode(workspace)}:**`,
+    },
+  ];
+  for (const rule of rules.slice(0, 30)) {
+    elements.push({
+      tag: 'column_set',
+      flex_mode: 'flow',
+      columns: [
+        {
+          tag: 'column',
+          width: 'weighted',
+          weight: 3,
+          elements: [{ tag: 'markdown', content: `${inlineCode(rule.prefix.join(' '))} …` }],
+        },
+        {
+          tag: 'column',
+          width: 'auto',
+          elements: [
+            button(
+              'Remove',
+              deps.signAction({
+                runId: '-',
+                scopeId: input.scopeId,
+                chatId: input.chat.chatId,
+                operatorOpenId: input.actorId,
+                action: 'config',
+                arg: `rule.remove=${rule.id}`,
+              }),
+              'danger',
+            ),
+          ],
+        },
+      ],
+    });
+  }
+  return elements;
 }

@@ -43,6 +43,7 @@ import { CallbackKeyStore, DEFAULT_ROTATE_AFTER_MS } from '../security/callback-
 import type { CallbackFields, CallbackToken } from '../security/callback-token.js';
 import { signCallback } from '../security/callback-token.js';
 import { AccessList } from '../store/access-list.js';
+import { ApprovalAllowlist } from '../store/approval-allowlist.js';
 import { DedupLedger } from '../store/dedup-ledger.js';
 import { RuntimeSettingsStore } from '../store/runtime-settings.js';
 import { type ScopeRecord, ScopeStore } from '../store/scope-store.js';
@@ -65,6 +66,7 @@ import { checkSetup, codexCheck } from './doctor.js';
 import { EffectTracker } from './effects.js';
 import { composeHealthReport, startHealthServer } from './health-server.js';
 import { defaultRegistryDir } from './instance-lock.js';
+import { InteractionBroker } from './interactions.js';
 import { LarkcodeMetrics } from './metrics.js';
 import { RunReactions } from './reactions.js';
 import { RenderHub } from './render-hub.js';
@@ -167,8 +169,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     runtimeSettings.get().requireMention ??
     config.groups.requireMention;
 
+  /** Per chat: a message during a run steers it (where the agent can steer) or waits. */
+  const midRunMessages = (chatId: string) =>
+    runtimeSettings.get().chats?.[chatId]?.midRunMessages ?? config.runs.midRunMessages;
+  const steersMidRun = (scopeId: string) =>
+    agent.steer !== undefined && midRunMessages(chatIdOfScope(scopeId)) === 'steer';
+
   const codexHome = codexHomeFor(config, paths, env);
   const callbackKeys = CallbackKeyStore.open(paths.stateDir);
+  const allowlist = new ApprovalAllowlist(join(paths.stateDir, 'approval-rules.json'), {
+    onCorrupt: (info) => logger.error(info, 'the always-allow rules file was corrupt and was set aside'),
+  });
   // Keys rotate at start-up when due; a daemon that runs for weeks rotates on its own too.
   const keyRotation = setInterval(() => {
     if (callbackKeys.currentKeyAgeMs() >= DEFAULT_ROTATE_AFTER_MS) {
@@ -362,12 +373,39 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   // 50 ms while few runs stream (text shows within ~200 ms); wider when many do, as each card's
   // writes are then paced by the shared per-minute quota and merging saves CPU for nothing lost.
   const textMergeWindow = () => Math.min(250, Math.max(50, renderHub.activeRuns * 10));
+  const interactions = new InteractionBroker({
+    feishu,
+    logger,
+    audit,
+    allowlist,
+    now: Date.now,
+    settings: () => ({
+      approvalTimeoutMs: config.approvals.timeoutSec * 1000,
+      remindBeforeMs: config.approvals.remindBeforeSec * 1000,
+      questionTimeoutMs: config.questions.timeoutSec * 1000,
+      twoPersonInGroups: config.approvals.twoPersonInGroups,
+      rulesFor: (workspacePath) => config.approvals.workspaces[workspacePath] ?? config.approvals.rules,
+    }),
+    starterOf: (scopeId, runId) => {
+      const run = scopeActor(scopeId)?.getSnapshot().context.activeRun;
+      return run?.runId === runId ? run.inputs[0] : undefined;
+    },
+    roleOf: (openId, chatId) => roleOf(policy(), openId, chatId),
+    sign: (fields, ttlMs) => ({
+      ...signCallback(
+        { ...fields, policyFingerprint: fingerprintOf(fields.scopeId, scopeState(fields.scopeId).settings) },
+        { keys: callbackKeys, ttlMs },
+      ),
+    }),
+    firstUseOfNonce: (nonce) => ledger.firstSighting([`nonce:${nonce}`]),
+  });
   const scope = scopeMachine.provide({
     actors: {
       runner: createRunnerLogic({
         agent,
         now: Date.now,
         batchTextMs: textMergeWindow,
+        interactions: (request) => interactions.forRun(request),
         // Every thread goes into the catalog under the policy it runs with, for /sessions and resume.
         onAgentEvent: (request, event) => {
           if (event.type !== 'session') return;
@@ -430,7 +468,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   };
   const seedFor = (scopeId: string): ScopeSeed => {
     const record = scopes.get(scopeId);
-    const settings = settingsFor(record, baseSettings);
+    const settings = { ...settingsFor(record, baseSettings), steerMidRun: steersMidRun(scopeId) };
     const sessionId = sessionFor(scopeId, record, settings);
     return {
       scopeId,
@@ -533,6 +571,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           );
           return;
         }
+        if (parsed.kind === 'text') {
+          // An open question in this scope takes the message as its answer.
+          const answer = interactions.answerByMessage(input);
+          if (answer) {
+            if (answer.reply) await feishu.replyText(decision.target, answer.reply);
+            return;
+          }
+        }
         if (runsAgent) reactions.acknowledge(input.messageId);
         if (parsed.kind === 'text') return deliver(input, { type: 'input.message', input });
         await runCommand(parsed, { input, target: decision.target, role }, commandDeps);
@@ -624,7 +670,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       showReasoning: showReasoning(),
       defaultAccess: ACCESS_FOR_SANDBOX[baseSettings.sandbox],
       requireMention: requireMention(chatId),
+      ...(agent.steer ? { midRunMessages: midRunMessages(chatId) } : {}),
     }),
+    allowRules: (workspacePath) => allowlist.list(workspacePath),
   };
 
   /** Give a live chat the settings it should have now (a busy one takes them when its run is over). */
@@ -647,6 +695,20 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const [key, value] = (token.arg ?? '').split('=');
     const role = roleOf(policy(), operator, token.chatId);
     if (!role || !isAdmin(role)) return { toast: { type: 'error', content: 'Only admins change settings.' } };
+    if (key === 'rule.remove' && value) {
+      const workspacePath = scopeState(token.scopeId).settings.workspace;
+      const removed = allowlist.remove(workspacePath, value);
+      audit.record({
+        actor: operator,
+        scopeId: token.scopeId,
+        action: 'approval.rule.remove',
+        decision: removed ? 'done' : 'denied',
+        detail: { workspace: workspacePath, rule: value },
+      });
+      return removed
+        ? { toast: { type: 'success', content: 'Removed: that command asks for approval again.' } }
+        : { toast: { type: 'info', content: 'That rule was already removed.' } };
+    }
     if (key === 'defaultAccess' && !accessAllowed(role, value as AccessMode, config.permissions.maxAccess)) {
       return { toast: { type: 'error', content: `You may not make ${value} the default access.` } };
     }
@@ -665,6 +727,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
               ...current,
               groups: { ...current.groups, [token.chatId]: { requireMention: value === 'true' } },
             };
+          case 'midRunMessages':
+            if (value !== 'steer' && value !== 'queue')
+              throw new LarkcodeError('config', `unknown value ${value}`);
+            return { ...current, chats: { ...current.chats, [token.chatId]: { midRunMessages: value } } };
           default:
             throw new LarkcodeError('config', `unknown setting ${key}`);
         }
@@ -788,6 +854,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       audit.record(record);
     },
     configure: (token, operator) => applyCardChoice(token, operator),
+    interact: (token, operator) => interactions.handleAction(token, operator),
   });
 
   await gateway.start({ onMessageEvent, onCardAction, onReconnecting: () => metrics.reconnects.inc() });
@@ -820,6 +887,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         await healthServer?.close();
         gateway.stop();
         await Promise.allSettled(chatQueues.values());
+        interactions.closeAll();
         supervisor.send({ type: 'daemon.shutdown', at: Date.now() });
         await renderHub.settle(Math.max(0, deadline - Date.now()));
         await effects.settle(Math.max(0, deadline - Date.now()));
@@ -931,7 +999,20 @@ function createCodexRunner(
     ...(config.codex.model ? { model: config.codex.model } : {}),
     ...(config.codex.path ? { codexPath: config.codex.path } : {}),
   };
-  if (config.codex.backend === 'app-server')
-    return new CodexAppServerRunner({ ...common, config: codexConfig });
+  if (config.codex.backend === 'app-server') {
+    // Questions (request_user_input) are off in codex's default mode unless this feature is on.
+    const features = (codexConfig.features ?? {}) as Record<string, unknown>;
+    return new CodexAppServerRunner({
+      ...common,
+      config: { ...codexConfig, features: { default_mode_request_user_input: true, ...features } },
+      approvalPolicy: config.approvals.policy,
+      maxQuestionsPerTurn: config.questions.maxPerTurn,
+    });
+  }
   return new CodexSdkRunner({ ...common, config: codexConfig as never });
+}
+
+/** `chat:oc_x` and `topic:oc_x:thread` → `oc_x`. */
+function chatIdOfScope(scopeId: string): string {
+  return scopeId.split(':')[1] ?? '';
 }

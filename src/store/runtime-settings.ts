@@ -16,6 +16,10 @@ export const runtimeSettingsSchema = z.strictObject({
   requireMention: z.boolean().optional(),
   /** Per group chat: answer only when mentioned (overrides `requireMention`). */
   groups: z.record(z.string().regex(/^oc_\w+$/), z.strictObject({ requireMention: z.boolean() })).optional(),
+  /** Per chat: a message during a run steers it or waits for the next run (overrides `runs.midRunMessages`). */
+  chats: z
+    .record(z.string().regex(/^oc_\w+$/), z.strictObject({ midRunMessages: z.enum(['steer', 'queue']) }))
+    .optional(),
 });
 
 export type RuntimeSettings = z.infer<typeof runtimeSettingsSchema>;

@@ -23,6 +23,22 @@ export const CONFIGURED = { ...TEST_SCOPE_SETTINGS, workspace: '/work/other', sa
 
 export const SEED: ScopeSeed = { scopeId: 'chat:oc_model', settings: SETTINGS, runIdPrefix: 'r' };
 
+/** A scope whose agent can steer: messages during a run go into the running turn. */
+export const STEER_SEED: ScopeSeed = { ...SEED, settings: { ...SETTINGS, steerMidRun: true } };
+
+const APPROVAL_PENDING = {
+  type: 'approval',
+  status: 'pending',
+  request: {
+    id: 'a1',
+    kind: 'command',
+    command: 'rm x',
+    cwd: '/work/project',
+    network: false,
+    outsideSandbox: true,
+  },
+} as const;
+
 const MODEL_INPUT: MessageInput = message('om_model', 'model message');
 
 export function message(messageId: string, text: string): MessageInput {
@@ -43,7 +59,8 @@ type ScopeSnapshot = SnapshotFrom<typeof scopeMachine>;
 export function abstractState(snapshot: AnyMachineSnapshot): string {
   const { context } = snapshot as ScopeSnapshot;
   const run = context.activeRun ? (context.activeRun.handedToAgent ? 'handed' : 'preparing') : 'none';
-  return JSON.stringify({ value: snapshot.value, pending: context.pendingInputs.length > 0, run });
+  const steering = (context.activeRun?.steering?.length ?? 0) > 0;
+  return JSON.stringify({ value: snapshot.value, pending: context.pendingInputs.length > 0, run, steering });
 }
 
 const DELAYED = {
@@ -58,7 +75,11 @@ const STOP_GRACE = /^xstate\.after\.stopGrace\.scope\.running\.stopping\.\w+$/;
 export function modelEvents(snapshot: AnyMachineSnapshot): ScopeEvent[] {
   const { context } = snapshot as ScopeSnapshot;
   const runId = context.activeRun?.runId ?? 'no-run';
+  const steeringId = context.activeRun?.steering?.[0]?.messageId ?? 'none';
   const candidates = [
+    { type: 'run.steered', runId, messageId: steeringId },
+    { type: 'run.steerRefused', runId, messageId: steeringId },
+    { type: 'runner.event', runId, event: APPROVAL_PENDING, at: 0 },
     { type: 'input.message', input: MODEL_INPUT },
     { type: 'control.stop' },
     { type: 'control.steer', input: MODEL_INPUT },
@@ -147,7 +168,7 @@ export interface ScopeSut {
 }
 
 export function createScopeSut(coverage?: TransitionCoverage, seed: ScopeSeed = SEED): ScopeSut {
-  const agent = new ScriptedAgent({ exitOnAbort: false });
+  const agent = new ScriptedAgent({ exitOnAbort: false, canSteer: seed.settings.steerMidRun === true });
   const effects: Effects = {
     persisted: [],
     renders: [],
@@ -267,8 +288,19 @@ export function eventExecutors(sut: ScopeSut) {
       );
       await sut.settle();
     },
+    // The runner reports a steer's fate once the agent answers it.
+    'run.steered': async () => {
+      sut.agent.current.answerSteer(true);
+      await sut.settle();
+    },
+    'run.steerRefused': async () => {
+      sut.agent.current.answerSteer(false);
+      await sut.settle();
+    },
     'run.finished': async () => {
       const run = sut.agent.current;
+      // A turn that ends answers the steers it never took.
+      while (run.pendingSteers.length > 0) run.answerSteer(false);
       if (run.aborted) run.exitAfterStop();
       else run.finish();
       await sut.settle();
@@ -331,9 +363,14 @@ export function assertInvariants(sut: ScopeSut, modelState?: AnyMachineSnapshot)
   if (snapshot.matches({ running: 'active' })) {
     expect(unstopped).toHaveLength(1);
     expect(live).toHaveLength(1);
-    expect(live[0]!.request.prompt, 'the runner got exactly the run’s messages').toBe(
-      buildPrompt(context.activeRun!.inputs),
-    );
+    // Inputs confirmed by steering came after the start; the rest is what the run started with.
+    const steered = live[0]!.acceptedSteers.length;
+    const initial = context.activeRun!.inputs.slice(0, context.activeRun!.inputs.length - steered);
+    expect(live[0]!.request.prompt, 'the runner got exactly the run’s messages').toBe(buildPrompt(initial));
+    expect(
+      context.activeRun!.inputs.slice(initial.length).map((i) => i.text),
+      'steered inputs are the ones the agent took',
+    ).toEqual(live[0]!.acceptedSteers);
     expect(live[0]!.request.runId).toBe(context.activeRun!.runId);
     expect(live[0]!.aborted).toBe(false);
   }
@@ -356,7 +393,11 @@ export function assertInvariants(sut: ScopeSut, modelState?: AnyMachineSnapshot)
     ),
   );
   const held = new Set(
-    [...context.pendingInputs, ...(context.activeRun?.inputs ?? [])].map((i) => i.messageId),
+    [
+      ...context.pendingInputs,
+      ...(context.activeRun?.inputs ?? []),
+      ...(context.activeRun?.steering ?? []),
+    ].map((i) => i.messageId),
   );
   for (const runId of sut.effects.interrupted) reported.add(runId);
   const interruptedInputs = new Set(

@@ -8,6 +8,7 @@ import {
   eventExecutors,
   RESTORED_SEEDS,
   SEED,
+  STEER_SEED,
 } from './scope.harness.js';
 
 /**
@@ -17,6 +18,7 @@ import {
  */
 const shortest = createScopeModel('transitions').getShortestPaths();
 const simple = createScopeModel('states').getSimplePaths();
+const steering = createScopeModel('transitions', STEER_SEED).getShortestPaths();
 const coverage = new TransitionCoverage(scopeMachine);
 
 describe('scope machine, generated paths', () => {
@@ -37,6 +39,9 @@ describe('scope machine, generated paths', () => {
   });
   describe.each(simple.map((p) => [p.description, p] as const))('simple: %s', (_d, path) => {
     it('holds at every step', () => run(path));
+  });
+  describe.each(steering.map((p) => [p.description, p] as const))('steering: %s', (_d, path) => {
+    it('holds at every step', () => run(path, STEER_SEED));
   });
   for (const [name, seed] of Object.entries(RESTORED_SEEDS)) {
     const restoredPaths = createScopeModel('states', seed).getShortestPaths();

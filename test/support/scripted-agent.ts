@@ -15,6 +15,12 @@ export interface ScriptedRun {
   exitAfterStop(): void;
   /** The reason the run was told to stop, if it was. */
   stopReason?: 'interrupted' | 'timeout';
+  /** Steers the test has not answered yet, oldest first. */
+  pendingSteers: { text: string; answer(accepted: boolean): void }[];
+  /** Texts the run took in by steering. */
+  acceptedSteers: string[];
+  /** Answer the oldest pending steer: taken into the turn, or refused. */
+  answerSteer(accepted: boolean): void;
 }
 
 /**
@@ -29,7 +35,25 @@ export class ScriptedAgent implements AgentRunner {
    * @param exitOnAbort true: an aborted run ends at once, like a real backend.
    *   false: it ends only when the test calls `exitAfterStop()` (to model slow or hung exits).
    */
-  constructor(private readonly options: { exitOnAbort?: boolean } = {}) {}
+  constructor(private readonly options: { exitOnAbort?: boolean; canSteer?: boolean } = {}) {
+    if (options.canSteer) this.steer = (runId, text) => this.#steer(runId, text);
+  }
+
+  steer?: (runId: string, text: string) => Promise<boolean>;
+
+  #steer(runId: string, text: string): Promise<boolean> {
+    const run = this.runs.find((r) => r.request.runId === runId && !r.ended);
+    if (!run) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      run.pendingSteers.push({
+        text,
+        answer: (accepted) => {
+          if (accepted) run.acceptedSteers.push(text);
+          resolve(accepted);
+        },
+      });
+    });
+  }
 
   get current(): ScriptedRun {
     const run = this.runs[this.runs.length - 1];
@@ -69,6 +93,9 @@ export class ScriptedAgent implements AgentRunner {
         queue.push(error);
         notify();
       },
+      pendingSteers: [],
+      acceptedSteers: [],
+      answerSteer: (accepted) => run.pendingSteers.shift()?.answer(accepted),
     };
     this.runs.push(run);
     const onAbort = () => {
@@ -97,6 +124,8 @@ export class ScriptedAgent implements AgentRunner {
       }
     } finally {
       run.ended = true;
+      // A turn that is over takes no more input (as Codex answers "no active turn to steer").
+      for (const pending of run.pendingSteers.splice(0)) pending.answer(false);
       signal.removeEventListener('abort', onAbort);
     }
   }

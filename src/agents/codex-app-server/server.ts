@@ -5,9 +5,13 @@ import { delimiter, dirname, join } from 'node:path';
 import { codexChildEnvironment, providerKeyNames } from '../codex-sdk/env.js';
 import type {
   AppServerNotification,
+  ThreadForkParams,
+  ThreadListParams,
+  ThreadListResponse,
   ThreadResponse,
   ThreadResumeParams,
   ThreadStartParams,
+  ThreadSummary,
   Turn,
   TurnInterruptParams,
   TurnStartParams,
@@ -116,6 +120,41 @@ export class CodexAppServer {
 
   resumeThread(params: ThreadResumeParams): Promise<ThreadResponse> {
     return this.request('thread/resume', params);
+  }
+
+  /** A new thread with a copy of the history (through `lastTurnId`); send the sandbox again, as for resume. */
+  forkThread(params: ThreadForkParams): Promise<ThreadResponse> {
+    return this.request('thread/fork', params);
+  }
+
+  /** Stored threads, newest first; archived ones only with `archived: true`. Page with `nextCursor`. */
+  listThreads(params: ThreadListParams = {}): Promise<ThreadListResponse> {
+    return this.request('thread/list', params);
+  }
+
+  /** One stored thread, loaded or not; its turns (with items) only when asked. */
+  async readThread(threadId: string, includeTurns = false): Promise<ThreadSummary> {
+    const { thread } = await this.request<{ thread: ThreadSummary }>('thread/read', {
+      threadId,
+      includeTurns,
+    });
+    return thread;
+  }
+
+  /** Hides the thread from `listThreads` and unloads it: `turn/start` then fails with `thread not found`. */
+  async archiveThread(threadId: string): Promise<void> {
+    await this.request('thread/archive', { threadId });
+  }
+
+  /** Lists it again; like any stored thread it needs `thread/resume` before the next turn. */
+  async unarchiveThread(threadId: string): Promise<ThreadSummary> {
+    const { thread } = await this.request<{ thread: ThreadSummary }>('thread/unarchive', { threadId });
+    return thread;
+  }
+
+  /** The title `listThreads` shows as `name`; forks inherit it. */
+  async setThreadName(threadId: string, name: string): Promise<void> {
+    await this.request('thread/name/set', { threadId, name });
   }
 
   /**

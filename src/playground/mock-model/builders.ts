@@ -1,4 +1,12 @@
-import type { EventsTurn, HttpTurn, OutputItem, ScriptedTurn, SseStep, Usage } from './types.js';
+import type {
+  EventsTurn,
+  HttpTurn,
+  OutputItem,
+  ScriptedTurn,
+  SseStep,
+  Usage,
+  UserInputQuestion,
+} from './types.js';
 
 // Ids only need to be unique within one test run; a module counter keeps them readable.
 let idCounter = 0;
@@ -32,6 +40,31 @@ export const item = {
     const args: Record<string, unknown> = { cmd };
     if (opts.workdir !== undefined) args.workdir = opts.workdir;
     return item.functionCall('exec_command', args, { callId: opts.callId });
+  },
+
+  /**
+   * exec_command asking to run outside the sandbox. Under approvalPolicy `on-request` codex asks the
+   * client first (`item/commandExecution/requestApproval`, `justification` as its `reason`); under
+   * `never` the model gets a refusal instead.
+   */
+  escalatedShell(cmd: string, opts: { callId?: string; justification?: string } = {}): OutputItem {
+    return item.functionCall(
+      'exec_command',
+      {
+        cmd,
+        sandbox_permissions: 'require_escalated',
+        justification: opts.justification ?? 'The task needs this to run outside the sandbox',
+      },
+      { callId: opts.callId },
+    );
+  },
+
+  /**
+   * Questions for the user (`item/tool/requestUserInput`). Codex only offers the tool in Plan mode or
+   * with `features.default_mode_request_user_input = true`; otherwise the model gets "unavailable".
+   */
+  requestUserInput(questions: UserInputQuestion[], opts: { callId?: string } = {}): OutputItem {
+    return item.functionCall('request_user_input', { questions }, { callId: opts.callId });
   },
 
   /** apply_patch is a freeform custom tool: the patch text goes in `input`, not JSON arguments. */
@@ -232,6 +265,20 @@ export const reply = {
 
   applyPatch(patchText: string, opts: { callId?: string; usage?: Usage } = {}): EventsTurn {
     return { events: responseEvents([item.applyPatch(patchText, opts)], { usage: opts.usage }) };
+  },
+
+  escalatedShell(
+    cmd: string,
+    opts: { callId?: string; justification?: string; usage?: Usage } = {},
+  ): EventsTurn {
+    return { events: responseEvents([item.escalatedShell(cmd, opts)], { usage: opts.usage }) };
+  },
+
+  requestUserInput(
+    questions: UserInputQuestion[],
+    opts: { callId?: string; usage?: Usage } = {},
+  ): EventsTurn {
+    return { events: responseEvents([item.requestUserInput(questions, opts)], { usage: opts.usage }) };
   },
 
   /** A reasoning item, then optionally more output: a string becomes a message item. */

@@ -33,4 +33,5 @@ export type {
   StaticTurn,
   ToolOutput,
   Usage,
+  UserInputQuestion,
 } from './types.js';

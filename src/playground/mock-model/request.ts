@@ -53,6 +53,8 @@ export function recordRequest(
 
   const allUserTexts: string[] = [];
   const toolOutputs: ToolOutput[] = [];
+  // An output only carries its call_id; the call before it says which tool answered.
+  const callNames = new Map<string, string>();
   for (const entry of inputItems) {
     if (!isObject(entry)) continue;
     const type = typeof entry.type === 'string' ? entry.type : 'message';
@@ -60,7 +62,15 @@ export function recordRequest(
       const text = contentText(entry.content);
       if (!isInjectedContext(text)) allUserTexts.push(text);
     } else if (type.endsWith('_call_output')) {
-      toolOutputs.push({ callId: String(entry.call_id ?? ''), output: contentText(entry.output) });
+      const callId = String(entry.call_id ?? '');
+      const name = callNames.get(callId);
+      toolOutputs.push({
+        callId,
+        ...(name === undefined ? {} : { name }),
+        output: contentText(entry.output),
+      });
+    } else if (type.endsWith('_call') && typeof entry.name === 'string') {
+      callNames.set(String(entry.call_id ?? ''), entry.name);
     }
   }
 

@@ -41,6 +41,8 @@ export type StaticTurn = EventsTurn | HttpTurn;
 
 export interface ToolOutput {
   callId: string;
+  /** Name of the call it answers (`exec_command`, `apply_patch`, …), when that call is in the same request. */
+  name?: string;
   /** Tool output as text; non-string outputs (content arrays) are flattened to their text parts. */
   output: string;
 }
@@ -76,4 +78,12 @@ export interface Usage {
 export interface OutputItem {
   type: string;
   [key: string]: unknown;
+}
+
+/** One question of a `request_user_input` call; codex rejects a question without options. */
+export interface UserInputQuestion {
+  id: string;
+  header: string;
+  question: string;
+  options: { label: string; description: string }[];
 }
