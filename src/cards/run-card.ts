@@ -394,7 +394,8 @@ const QUESTION_MARK = { pending: '❓', answered: '💬', expired: '⌛' } as co
 function personLine(block: Extract<RunBlock, { kind: 'steer' | 'approval' | 'question' }>): CardJson {
   let content: string;
   if (block.kind === 'steer') {
-    content = `↪ **${escapeMarkdown(block.by ?? 'You')}** added: ${escapeMarkdown(shorten(block.text, 600))}`;
+    const who = block.by ? `**${escapeMarkdown(block.by)}** added` : 'Added during the run';
+    content = `↪ ${who}: ${escapeMarkdown(shorten(block.text, 600))}`;
   } else if (block.kind === 'approval') {
     const what = approvalSubject(block.request);
     const status =
