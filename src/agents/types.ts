@@ -157,4 +157,16 @@ export interface AgentRunner {
    * caller then keeps the message for the next run. Absent: the backend cannot steer.
    */
   steer?(runId: string, text: string): Promise<boolean>;
+  /** Session operations, where the backend keeps sessions it can copy and archive (Codex app-server). */
+  sessions?: AgentSessions;
+}
+
+export interface AgentSessions {
+  /** A copy of the session's history as a new session, opened under this policy; its id. */
+  fork(
+    sessionId: string,
+    policy: Pick<RunRequest, 'workspace' | 'sandbox' | 'networkAccess'>,
+  ): Promise<string>;
+  /** The session is archived: no longer listed or resumable. */
+  archive(sessionId: string): Promise<void>;
 }

@@ -10,6 +10,8 @@ export type ParsedInput =
   | { kind: 'reset' }
   | { kind: 'timeout'; seconds?: number }
   | { kind: 'resume' }
+  | { kind: 'fork' }
+  | { kind: 'archive' }
   | { kind: 'sessions' }
   | { kind: 'switch'; index: number }
   | { kind: 'cd'; path: string }
@@ -66,6 +68,22 @@ export const COMMANDS: readonly CommandInfo[] = [
     names: ['resume'],
     usage: '/resume',
     summary: "pick one of this chat's past sessions to continue",
+    group: 'Session',
+    adminOnly: false,
+  },
+  {
+    kind: 'fork',
+    names: ['fork'],
+    usage: '/fork',
+    summary: 'continue in a copy of this session (the original stays as it is)',
+    group: 'Session',
+    adminOnly: false,
+  },
+  {
+    kind: 'archive',
+    names: ['archive'],
+    usage: '/archive',
+    summary: 'archive this session and start a fresh one',
     group: 'Session',
     adminOnly: false,
   },

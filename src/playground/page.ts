@@ -52,7 +52,9 @@ export function playgroundPage(options: { mode: 'agent' | 'offline'; workspace: 
 <script>
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 function inline(s) {
+  // Feishu shows numeric entities (&#60;) as the character: larkcode escapes people's words so.
   return esc(s)
+    .replace(/&amp;#(\\d+);/g, '&#$1;')
     .replace(/\`([^\`]+)\`/g, '<code>$1</code>')
     .replace(/\\*\\*([^*]+)\\*\\*/g, '<strong>$1</strong>')
     .replace(/(^|\\s)_([^_]+)_(?=\\s|$)/g, '$1<em>$2</em>')

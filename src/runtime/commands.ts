@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { ScopeSettings } from '../../machines/scope.machine.js';
 import type { ScopeBoundEvent } from '../../machines/supervisor.machine.js';
-import type { SandboxMode } from '../agents/types.js';
+import type { AgentSessions, SandboxMode } from '../agents/types.js';
 import { inlineCode } from '../cards/markdown.js';
 import { formatElapsed } from '../cards/run-card.js';
 import { COMMANDS, type CommandGroup, commandInfo, type ParsedInput } from '../commands/parse.js';
@@ -53,6 +53,8 @@ export interface CommandDeps {
   logger: Logger;
   audit: (record: AuditRecord) => void;
   agentName: string;
+  /** Fork and archive, where the agent keeps sessions it can copy (Codex app-server). */
+  sessions?: AgentSessions;
   model?: string;
   owner?: string;
   maxAccess: AccessMode;
@@ -168,6 +170,9 @@ export async function runCommand(
     case 'resume':
       audit('allowed');
       return replyCard(sessionsCard(input.scopeId, deps, true, input.actorId, input.chat.chatId));
+    case 'fork':
+    case 'archive':
+      return sessionOperation(parsed.kind);
     case 'switch': {
       const entry = deps.catalog.forScope(input.scopeId)[parsed.index - 1];
       if (!entry) {
@@ -230,6 +235,54 @@ export async function runCommand(
 
   function configure(settings: ScopeSettings, sessionId: string | undefined, note: string) {
     deliver({ type: 'scope.configure', settings, ...(sessionId ? { sessionId } : {}), note, origin: input });
+  }
+
+  /** /fork: the next message continues in a copy. /archive: the session is put away, the next message starts fresh. */
+  async function sessionOperation(kind: 'fork' | 'archive') {
+    const sessions = deps.sessions;
+    if (!sessions) {
+      audit('denied', 'agent cannot');
+      return reply(
+        `/${kind} needs an agent that keeps its sessions (codex.backend: app-server); ${deps.agentName} cannot.`,
+      );
+    }
+    const current = state();
+    if (!current.sessionId) {
+      audit('denied', 'no session');
+      return reply(`This chat has no session yet: send a message first, then /${kind} it.`);
+    }
+    if (current.running) {
+      audit('denied', 'a run is going');
+      return reply(`A run is going: wait for it or /stop it, then /${kind}.`);
+    }
+    const settings = current.settings;
+    try {
+      if (kind === 'fork') {
+        const forkId = await sessions.fork(current.sessionId, settings);
+        deps.catalog.record({
+          scopeId: input.scopeId,
+          cwd: settings.workspace,
+          policyFingerprint: deps.fingerprint(input.scopeId, settings),
+          threadId: forkId,
+          at: deps.now(),
+          summary: `fork of ${current.sessionId.slice(0, 8)}`,
+        });
+        audit('done', undefined, { from: current.sessionId, threadId: forkId });
+        return configure(
+          settings,
+          forkId,
+          `Forked: your next message continues in a copy of this session (${forkId.slice(0, 8)}). The original is unchanged; /sessions lists both.`,
+        );
+      }
+      await sessions.archive(current.sessionId);
+      deps.catalog.archive(input.scopeId, current.sessionId);
+      audit('done', undefined, { threadId: current.sessionId });
+      deliver({ type: 'control.new' });
+      return reply(`Archived session ${current.sessionId.slice(0, 8)}: the next message starts a fresh one.`);
+    } catch (error) {
+      audit('denied', messageOf(error));
+      return reply(`Could not ${kind} the session: ${messageOf(error)}`);
+    }
   }
 
   function switchTo(entry: SessionEntry) {

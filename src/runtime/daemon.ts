@@ -636,6 +636,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     logger,
     audit: (record) => audit.record(record),
     agentName: agent.name,
+    ...(agent.sessions ? { sessions: agent.sessions } : {}),
     ...(modelName(config) ? { model: modelName(config) } : {}),
     ...(config.owner ? { owner: config.owner } : {}),
     maxAccess: config.permissions.maxAccess,

@@ -280,4 +280,41 @@ describe('approval cards, questions and steering on the real codex app-server', 
     const last = mock.requests.findLast((r) => r.lastUserText?.includes('what word'));
     expect(JSON.stringify(last?.body)).toContain('remember the word kiwi');
   });
+
+  it('/fork continues in a copy that carries the history; /archive puts the session away', async () => {
+    const { chatId } = emulator.createChat({ mode: 'p2p' });
+    const first = await emulator.pushMessage({ chatId, text: 'remember the word mango' });
+    await finalCard(chatId, first.messageId);
+    const original = (
+      larkcode.logs.find((l) => l.audit === 'run.start' && l.scopeId === `chat:${chatId}`) as
+        | { detail?: { threadId?: string } }
+        | undefined
+    )?.detail?.threadId;
+    expect(original).toBeTruthy();
+
+    await emulator.pushMessage({ chatId, text: '/fork' });
+    await waitFor(() => emulator.view(chatId).find((m) => m.from === 'bot' && m.text.startsWith('Forked')), {
+      timeoutMs: 10_000,
+    });
+    const second = await emulator.pushMessage({ chatId, text: 'which fruit was it?' });
+    await finalCard(chatId, second.messageId);
+    const forkedRequest = mock.requests.findLast((r) => r.lastUserText?.includes('which fruit'));
+    expect(JSON.stringify(forkedRequest?.body)).toContain('remember the word mango');
+    const threads = larkcode.logs
+      .filter((l) => l.audit === 'run.start' && l.scopeId === `chat:${chatId}`)
+      .map((l) => (l as { detail?: { threadId?: string } }).detail?.threadId);
+    expect(new Set(threads).size, 'the fork is a thread of its own').toBe(2);
+
+    await emulator.pushMessage({ chatId, text: '/archive' });
+    await waitFor(
+      () => emulator.view(chatId).find((m) => m.from === 'bot' && m.text.startsWith('Archived')),
+      {
+        timeoutMs: 10_000,
+      },
+    );
+    const third = await emulator.pushMessage({ chatId, text: 'fresh start here' });
+    await finalCard(chatId, third.messageId);
+    const freshRequest = mock.requests.findLast((r) => r.lastUserText?.includes('fresh start here'));
+    expect(JSON.stringify(freshRequest?.body)).not.toContain('mango');
+  });
 });

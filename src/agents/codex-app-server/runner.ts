@@ -1,6 +1,7 @@
 import {
   type AgentEvent,
   type AgentRunner,
+  type AgentSessions,
   type ApprovalRequest,
   type QuestionAnswers,
   type QuestionRequest,
@@ -86,6 +87,22 @@ export class CodexAppServerRunner implements AgentRunner {
       return handler(method, params, id);
     });
   }
+
+  readonly sessions: AgentSessions = {
+    fork: async (sessionId, policy) => {
+      const forked = await this.server.forkThread({
+        threadId: sessionId,
+        cwd: policy.workspace,
+        sandbox: policy.sandbox,
+        // The fork is resumed by a later run, which sends its own approval policy with the turn.
+        approvalPolicy: this.#approvalPolicy,
+        config: networkConfig(policy.networkAccess),
+        ...(this.#model ? { model: this.#model } : {}),
+      });
+      return forked.thread.id;
+    },
+    archive: (sessionId) => this.server.archiveThread(sessionId),
+  };
 
   async steer(runId: string, text: string): Promise<boolean> {
     const live = this.#liveRuns.get(runId);
