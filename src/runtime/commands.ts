@@ -81,6 +81,8 @@ export interface CommandDeps {
   /** The core settings /config shows and changes (config file, then changes made from chat). */
   coreSettings: (chatId: string) => CoreSettings;
   /** "Always allow" rules of a workspace (approval cards add them; /config lists and removes them). */
+  /** Approvals and questions open in a scope. */
+  pendingPeople?: (scopeId: string) => { approvals: number; questions: number };
   allowRules?: (workspace: string) => { id: string; prefix: string[]; addedBy: string; addedAt: number }[];
 }
 
@@ -561,10 +563,22 @@ function statusCard(scopeId: string, deps: CommandDeps): Card {
     `**Agent:** ${deps.agentName}${deps.model ? ` · ${deps.model}` : ''}`,
     `**Session:** ${state.sessionId ?? 'none yet (the next message starts one)'}`,
     `**Run:** ${state.running ? `going (${state.activeRunId})` : 'none'} · **queued messages:** ${state.pending}`,
+    ...waitingOnPeople(scopeId, deps),
     `**Idle timeout:** ${Math.round(state.settings.idleTimeoutMs / 1000)} s`,
     `**Connection to Feishu:** ${deps.connectionState()}`,
   ];
   return card('Status', 'blue', [{ tag: 'markdown', content: lines.join('\n') }]);
+}
+
+/** Open approvals and questions: what the run is waiting for. */
+function waitingOnPeople(scopeId: string, deps: CommandDeps): string[] {
+  const open = deps.pendingPeople?.(scopeId);
+  if (!open || open.approvals + open.questions === 0) return [];
+  const parts = [
+    ...(open.approvals ? [`${open.approvals} approval${open.approvals === 1 ? '' : 's'}`] : []),
+    ...(open.questions ? [`${open.questions} question${open.questions === 1 ? '' : 's'}`] : []),
+  ];
+  return [`**Waiting for you:** ${parts.join(' and ')} (see the cards above)`];
 }
 
 export function helpText(role: Role): string {

@@ -674,6 +674,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       ...(agent.steer ? { midRunMessages: midRunMessages(chatId) } : {}),
     }),
     allowRules: (workspacePath) => allowlist.list(workspacePath),
+    pendingPeople: (scopeId) => interactions.pendingIn(scopeId),
   };
 
   /** Give a live chat the settings it should have now (a busy one takes them when its run is over). */
@@ -1005,7 +1006,12 @@ function createCodexRunner(
     const features = (codexConfig.features ?? {}) as Record<string, unknown>;
     return new CodexAppServerRunner({
       ...common,
-      config: { ...codexConfig, features: { default_mode_request_user_input: true, ...features } },
+      // …and without a warning about it on the first card of every session (the user's own setting wins).
+      config: {
+        suppress_unstable_features_warning: true,
+        ...codexConfig,
+        features: { default_mode_request_user_input: true, ...features },
+      },
       approvalPolicy: config.approvals.policy,
       maxQuestionsPerTurn: config.questions.maxPerTurn,
     });

@@ -96,6 +96,8 @@ describe('CodexAppServerRunner approvals, questions, steer and turn order on the
       config: {
         sandbox_workspace_write: { exclude_slash_tmp: true, exclude_tmpdir_env_var: true },
         features: { default_mode_request_user_input: true },
+        // Else codex's `warning` "Under-development features enabled: …" lands as a notice in most new threads.
+        suppress_unstable_features_warning: true,
       },
     });
     workspace = app.workspace;
@@ -139,9 +141,7 @@ describe('CodexAppServerRunner approvals, questions, steer and turn order on the
     const events: Timed[] = [];
     const signal = opts.signal ?? AbortSignal.timeout(20_000);
     const target = opts.on ?? runner;
-    const iterable = opts.interactions
-      ? target.run(req, signal, opts.interactions)
-      : target.run(req, signal);
+    const iterable = opts.interactions ? target.run(req, signal, opts.interactions) : target.run(req, signal);
     for await (const event of iterable) {
       events.push({ event, at: Date.now() });
       opts.onEvent?.(event);
@@ -159,8 +159,7 @@ describe('CodexAppServerRunner approvals, questions, steer and turn order on the
     only(timed).filter((e): e is ApprovalEvent => e.type === 'approval');
   const questionsOf = (timed: Timed[]) =>
     only(timed).filter((e): e is QuestionEvent => e.type === 'question');
-  const noticesOf = (timed: Timed[]) =>
-    only(timed).flatMap((e) => (e.type === 'notice' ? [e.message] : []));
+  const noticesOf = (timed: Timed[]) => only(timed).flatMap((e) => (e.type === 'notice' ? [e.message] : []));
   const finalText = (timed: Timed[]) =>
     only(timed)
       .filter((e) => e.type === 'text' && e.mode === 'whole')
@@ -265,12 +264,55 @@ describe('CodexAppServerRunner approvals, questions, steer and turn order on the
       expect(existsSync(file)).toBe(false);
       // codex sent no server request at all (an answered one is followed by serverRequest/resolved).
       expect(notifications.map((n) => n.method)).not.toContain('serverRequest/resolved');
-      expect(
-        notifications.some((n) => JSON.stringify(n.params).includes('waitingOnApproval')),
-      ).toBe(false);
-      const output = lastToolOutput();
-      expect(output.name).toBe('exec_command');
-      expect(output.output).not.toContain('rejected by user');
+      expect(notifications.some((n) => JSON.stringify(n.params).includes('waitingOnApproval'))).toBe(false);
+      // codex refuses the escalation itself; no command item is started.
+      expect(lastToolOutput()).toMatchObject({ name: 'exec_command' });
+      expect(lastToolOutput().output).toContain('approval policy is Never');
+      expect(only(timed).filter((e) => e.type === 'tool')).toEqual([]);
+    });
+
+    it('the approval policy follows each run, not the thread it resumes', async () => {
+      const quiet = await run(request('[[reply: hi]] no one to ask here'));
+      const sessionId = sessionOf(quiet);
+
+      // Created with approvalPolicy never; this run has people to ask, so codex must ask.
+      const asked = join(outside, 'policy-asked.txt');
+      const people = interactionsWith({ approve: () => ({ decision: 'approve', note: 'ok' }) });
+      const withPeople = await run(request(`[[escalate: echo hi > ${asked}]]`, sessionId), {
+        interactions: people,
+      });
+      expect(approvalsOf(withPeople).map((a) => a.status)).toEqual(['pending', 'approved']);
+      expect(existsSync(asked)).toBe(true);
+
+      // The loaded thread is now on-request; a run without people sets it back to never.
+      const unasked = join(outside, 'policy-unasked.txt');
+      notifications = [];
+      const withoutPeople = await run(request(`[[escalate: echo hi > ${unasked}]]`, sessionId));
+      expect(approvalsOf(withoutPeople)).toEqual([]);
+      expect(notifications.map((n) => n.method)).not.toContain('serverRequest/resolved');
+      expect(lastToolOutput().output).toContain('approval policy is Never');
+      expect(existsSync(unasked)).toBe(false);
+      for (const timed of [quiet, withPeople, withoutPeople]) {
+        expect(done(timed)).toEqual({ type: 'done', outcome: 'completed' });
+        expect(sessionOf(timed)).toBe(sessionId);
+      }
+    });
+
+    it('when approve throws, the request is denied with the reason', async () => {
+      const file = join(outside, 'could-not-ask.txt');
+      const people = interactionsWith({
+        approve: () => {
+          throw new Error('card service down');
+        },
+      });
+      const timed = await run(request(`[[escalate: echo hi > ${file}]]`), { interactions: people });
+
+      const approvals = approvalsOf(timed);
+      expect(approvals.map((a) => a.status)).toEqual(['pending', 'denied']);
+      expect(approvals[1]!.note).toBe('could not ask: card service down');
+      expect(existsSync(file)).toBe(false);
+      expect(lastToolOutput().output).toContain('rejected by user');
+      expect(done(timed)).toEqual({ type: 'done', outcome: 'completed' });
     });
 
     it('stopping the run while an approval is pending ends it interrupted and aborts the signal approve got', async () => {
@@ -437,6 +479,43 @@ describe('CodexAppServerRunner approvals, questions, steer and turn order on the
       console.info(
         `[interactions] serialised: first done after ${doneAt(a) - a[0]!.at} ms, second after ${doneAt(b) - b[0]!.at} ms`,
       );
+    });
+
+    it('a run stopped while it waits for the session ends at once, without a turn; the first goes on', async () => {
+      const base = await run(request('[[reply: base]] start the session'));
+      const sessionId = sessionOf(base);
+      mock.reset();
+
+      const first = request('[[slow:1000]] keep going', sessionId);
+      const stop = new AbortController();
+      let stoppedAt = 0;
+      const [a, b] = await Promise.all([
+        run(first),
+        run(request('[[reply: never]] not my turn', sessionId), {
+          signal: stop.signal,
+          onEvent: (event) => {
+            if (event.type === 'notice') {
+              stoppedAt = Date.now();
+              stop.abort(new RunStopped('interrupted'));
+            }
+          },
+        }),
+      ]);
+
+      expect(only(b)).toEqual([
+        { type: 'notice', message: 'waiting for another run on this session to finish' },
+        { type: 'done', outcome: 'interrupted' },
+      ]);
+      expect(doneAt(b) - stoppedAt).toBeLessThan(100);
+      expect(doneAt(b)).toBeLessThan(doneAt(a));
+      expect(done(a)).toEqual({ type: 'done', outcome: 'completed' });
+      expect(finalText(a)).toBe(`ok: ${first.prompt}`);
+      expect(mock.requests.map((r) => r.lastUserText)).toEqual([first.prompt]);
+
+      // The session is free again at once: a run started right after does not announce a wait.
+      const next = await run(request('[[reply: free]] my turn now', sessionId));
+      expect(noticesOf(next)).toEqual([]);
+      expect(finalText(next)).toBe('free');
     });
   });
 });

@@ -70,8 +70,11 @@ export class CodexAppServerRunner implements AgentRunner {
   readonly #maxQuestionsPerTurn: number;
   readonly #liveRuns = new Map<string, LiveRun>();
   readonly #requestHandlers = new Map<string, ThreadRequestHandler>();
-  /** The end of the last turn queued on each thread: Codex allows one writer per thread. */
-  readonly #threadTails = new Map<string, Promise<void>>();
+  /**
+   * Per thread, the end of the last turn queued on it and how many runs hold or wait for it: Codex
+   * allows one writer per thread. The entry goes as soon as the last run releases it.
+   */
+  readonly #threadQueues = new Map<string, { tail: Promise<void>; holders: number }>();
 
   constructor(options: CodexAppServerRunnerOptions) {
     this.server = 'server' in options ? options.server : new CodexAppServer(options);
@@ -164,8 +167,9 @@ export class CodexAppServerRunner implements AgentRunner {
     try {
       // 0. One turn at a time per thread: a second turn/start would silently become a steer.
       if (request.sessionId) {
-        const waiting = this.#threadTails.get(request.sessionId);
-        releaseThread = this.#claimThread(request.sessionId);
+        const claim = this.#claimThread(request.sessionId);
+        releaseThread = claim.release;
+        const waiting = claim.previous;
         if (waiting) {
           yield { type: 'notice', message: 'waiting for another run on this session to finish' };
           try {
@@ -192,7 +196,7 @@ export class CodexAppServerRunner implements AgentRunner {
       const threadId = opened.thread.thread.id;
       if (opened.notice) yield { type: 'notice', message: opened.notice };
       yield { type: 'session', sessionId: threadId };
-      if (!releaseThread) releaseThread = this.#claimThread(threadId);
+      if (!releaseThread) releaseThread = this.#claimThread(threadId).release;
       // File-change approvals carry no paths: they are on the item/started just before.
       const fileChanges = new Map<string, NonNullable<ApprovalRequest['changes']>>();
       offThread = this.server.subscribe(threadId, (notification) => {
@@ -304,19 +308,36 @@ export class CodexAppServerRunner implements AgentRunner {
     }
   }
 
-  /** Marks the thread busy until the returned release is called; later turns wait for it. */
-  #claimThread(threadId: string): () => void {
-    let release!: () => void;
+  /**
+   * Queues a run on the thread: `previous` settles when every run queued before it released the
+   * thread (undefined: nobody holds it); `release` (idempotent) lets the next one go.
+   */
+  #claimThread(threadId: string): { previous: Promise<void> | undefined; release: () => void } {
+    let queue = this.#threadQueues.get(threadId);
+    const previous = queue?.tail;
+    if (!queue) {
+      queue = { tail: Promise.resolve(), holders: 0 };
+      this.#threadQueues.set(threadId, queue);
+    }
+    let resolveDone!: () => void;
     const done = new Promise<void>((resolve) => {
-      release = resolve;
+      resolveDone = resolve;
     });
-    const previous = this.#threadTails.get(threadId) ?? Promise.resolve();
-    const tail = previous.then(() => done);
-    this.#threadTails.set(threadId, tail);
-    void tail.then(() => {
-      if (this.#threadTails.get(threadId) === tail) this.#threadTails.delete(threadId);
-    });
-    return release;
+    queue.tail = queue.tail.then(() => done);
+    queue.holders += 1;
+    const mine = queue;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      resolveDone();
+      // Bookkept at once, not when the promise chain settles: a run started right after the last
+      // release must find the thread free (and not announce a wait for nobody).
+      mine.holders -= 1;
+      if (mine.holders === 0 && this.#threadQueues.get(threadId) === mine)
+        this.#threadQueues.delete(threadId);
+    };
+    return { previous, release };
   }
 
   #approvalPolicyFor(askPeople: boolean): AskForApproval {
