@@ -94,7 +94,7 @@ export const configSchema = z
          */
         policy: z.enum(['on-request', 'untrusted']).default('on-request'),
         /** An approval nobody gives within this time is denied. */
-        timeoutSec: z.number().int().min(5).max(86_400).default(300),
+        timeoutSec: z.number().int().min(1).max(86_400).default(300),
         /** A reminder is posted this long before the deadline (0: none). */
         remindBeforeSec: z.number().int().min(0).max(86_400).default(60),
         /** In groups, a dangerous action needs an approver other than the person who asked. */
@@ -116,7 +116,7 @@ export const configSchema = z
     questions: z
       .object({
         /** A question card nobody answers within this time expires; the agent is told. */
-        timeoutSec: z.number().int().min(5).max(86_400).default(300),
+        timeoutSec: z.number().int().min(1).max(86_400).default(300),
         /** Questions the agent may ask in one turn; after that it is told to decide alone. */
         maxPerTurn: z.number().int().min(0).max(100).default(8),
       })
