@@ -25,15 +25,7 @@ import {
   type ScriptedTurn,
   startMockModel,
 } from '../src/playground/mock-model/index.js';
-import {
-  fmtMiB,
-  fmtMs,
-  machineCpu,
-  percentile,
-  procCpuSeconds,
-  procStatusKiB,
-  waitForQuietMachine,
-} from './lib.js';
+import { fmtMiB, fmtMs, machineCpu, percentile, procStatusKiB, waitForQuietMachine } from './lib.js';
 
 const SCOPE_COUNTS = [1, 4, 8] as const;
 const ANSWER_TURNS = 3;
@@ -42,6 +34,7 @@ const SHELL_TURN = 1;
 const DELTAS = 5;
 const DELAY_MS = 30;
 const TURN_TIMEOUT_MS = 60_000;
+const ROUNDS = 4;
 
 type Topology = 'shared' | 'per-scope';
 
@@ -58,7 +51,6 @@ interface Result {
   coldStartMs: number[];
   rssAfterStartKiB: number;
   rssEndKiB: number;
-  hwmEndKiB: number;
   answerTurnMs: number[];
   firstDeltaMs: number[];
   shellTurnMs: number[];
@@ -86,6 +78,20 @@ function codexProcessesFor(codexHome: string): number[] {
     }
   }
   return pids;
+}
+
+/**
+ * CPU seconds of a process and its children it has waited for (utime + stime + cutime + cstime):
+ * codex runs a login shell per thread to snapshot the environment, and each command in a shell.
+ */
+function cpuWithChildren(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return [11, 12, 13, 14].reduce((total, i) => total + Number(fields[i]), 0) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
@@ -142,7 +148,6 @@ async function measure(topology: Topology, scopes: number, mock: MockModel): Pro
     coldStartMs: [],
     rssAfterStartKiB: Number.NaN,
     rssEndKiB: Number.NaN,
-    hwmEndKiB: Number.NaN,
     answerTurnMs: [],
     firstDeltaMs: [],
     shellTurnMs: [],
@@ -151,10 +156,14 @@ async function measure(topology: Topology, scopes: number, mock: MockModel): Pro
     otherCores: Number.NaN,
     failures: [],
   };
-  const rss = (field: 'VmRSS' | 'VmHWM') =>
-    sum(codexProcessesFor(codexHome).map((p) => procStatusKiB(p, field)));
+  const rss = () => sum(codexProcessesFor(codexHome).map((p) => procStatusKiB(p, 'VmRSS')));
 
   try {
+    // A profile's home outlives restarts. On a fresh one, processes starting at once race creating
+    // codex's sqlite state and all but one exit ("failed to initialize sqlite state runtime").
+    const first = new CodexAppServerRunner({ codexHome, config: codexProviderConfig(mock.baseUrl) });
+    await first.server.start();
+    await first.close();
     result.coldStartMs = await Promise.all(
       runners.map(async (runner) => {
         const startedAt = performance.now();
@@ -163,13 +172,13 @@ async function measure(topology: Topology, scopes: number, mock: MockModel): Pro
       }),
     );
     await new Promise((resolve) => setTimeout(resolve, 500));
-    result.rssAfterStartKiB = rss('VmRSS');
+    result.rssAfterStartKiB = rss();
     const pids = codexProcessesFor(codexHome);
     if (pids.length !== processes)
       result.failures.push(`${pids.length} codex processes, expected ${processes}`);
 
     const cpuBefore = process.cpuUsage();
-    const codexCpuBefore = sum(pids.map(procCpuSeconds));
+    const codexCpuBefore = sum(pids.map(cpuWithChildren));
     const busy = machineCpu();
     const startedAt = performance.now();
     await Promise.all(
@@ -179,18 +188,19 @@ async function measure(topology: Topology, scopes: number, mock: MockModel): Pro
     );
     result.wallMs = performance.now() - startedAt;
     const cores = busy();
-    const codexCpuTurns = sum(pids.map(procCpuSeconds)) - codexCpuBefore;
+    const codexCpuTurns = sum(pids.map(cpuWithChildren)) - codexCpuBefore;
     const ours = process.cpuUsage(cpuBefore);
     result.otherCores = Math.max(
       0,
       cores - ((ours.user + ours.system) / 1e6 + codexCpuTurns) / (result.wallMs / 1000),
     );
-    result.rssEndKiB = rss('VmRSS');
-    result.hwmEndKiB = rss('VmHWM');
-    result.codexCpuSeconds = sum(pids.map(procCpuSeconds));
+    result.rssEndKiB = rss();
+    result.codexCpuSeconds = sum(pids.map(cpuWithChildren));
     const expectedRequests = scopes * (ANSWER_TURNS + 2);
     if (mock.requests.length !== expectedRequests)
       result.failures.push(`${mock.requests.length} model requests, expected ${expectedRequests}`);
+  } catch (error) {
+    result.failures.push(`aborted: ${(error as Error).message}`);
   } finally {
     await Promise.all(runners.map((runner) => runner.close()));
     await rm(root, { recursive: true, force: true });
@@ -246,53 +256,81 @@ async function runScope(
 }
 
 const p50p95 = (xs: number[]) => `${fmtMs(percentile(xs, 50))} / ${fmtMs(percentile(xs, 95))}`;
+const median = (xs: number[]) => percentile(xs, 50);
+
+/** The rounds of one configuration: turn and start times pooled, the other figures their median. */
+function combine(rounds: Result[]): Result {
+  const first = rounds[0]!;
+  const pooled = (pick: (r: Result) => number[]) => rounds.flatMap(pick);
+  const mid = (pick: (r: Result) => number) => median(rounds.map(pick));
+  return {
+    ...first,
+    coldStartMs: pooled((r) => r.coldStartMs),
+    rssAfterStartKiB: mid((r) => r.rssAfterStartKiB),
+    rssEndKiB: mid((r) => r.rssEndKiB),
+    answerTurnMs: pooled((r) => r.answerTurnMs),
+    firstDeltaMs: pooled((r) => r.firstDeltaMs),
+    shellTurnMs: pooled((r) => r.shellTurnMs),
+    wallMs: mid((r) => r.wallMs),
+    codexCpuSeconds: mid((r) => r.codexCpuSeconds),
+    otherCores: mid((r) => r.otherCores),
+    failures: rounds.flatMap((r) => r.failures),
+  };
+}
 
 function tableRow(r: Result): string {
-  const perScope = (r.rssEndKiB - r.rssAfterStartKiB) / r.scopes;
   return `| ${[
     r.scopes,
     r.topology,
     r.processes,
-    `${fmtMs(percentile(r.coldStartMs, 50))} / ${fmtMs(Math.max(...r.coldStartMs))}`,
+    `${fmtMs(median(r.coldStartMs))} / ${fmtMs(Math.max(...r.coldStartMs))}`,
     fmtMiB(r.rssAfterStartKiB),
-    `${fmtMiB(r.rssEndKiB)} (peak ${fmtMiB(r.hwmEndKiB)})`,
-    `${(perScope / 1024).toFixed(1)} MiB`,
+    fmtMiB(r.rssEndKiB),
+    fmtMiB(r.rssEndKiB / r.scopes),
     p50p95(r.answerTurnMs),
     p50p95(r.firstDeltaMs),
     p50p95(r.shellTurnMs),
     fmtMs(r.wallMs),
-    `${r.codexCpuSeconds.toFixed(2)} s`,
+    `${r.codexCpuSeconds.toFixed(1)} s`,
   ].join(' | ')} |`;
 }
 
 const others = await waitForQuietMachine(0.5, 60_000);
 process.stderr.write(`[bench:topology] other load before start: ${others.toFixed(2)} cores\n`);
 const mock = await startMockModel();
-const results: Result[] = [];
+const byConfig = new Map<string, Result[]>();
 const benchStart = performance.now();
 try {
-  for (const scopes of SCOPE_COUNTS) {
-    for (const topology of ['shared', 'per-scope'] as const) {
-      process.stderr.write(`[bench:topology] ${scopes} scope(s), ${topology}…\n`);
-      const result = await measure(topology, scopes, mock);
-      for (const failure of result.failures) process.stderr.write(`  ! ${failure}\n`);
-      results.push(result);
+  // Rounds interleave the configurations, so a burst of other load on the machine hits all of them.
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const scopes of SCOPE_COUNTS) {
+      for (const topology of ['shared', 'per-scope'] as const) {
+        process.stderr.write(
+          `[bench:topology] round ${round + 1}/${ROUNDS}: ${scopes} scope(s), ${topology}…\n`,
+        );
+        const result = await measure(topology, scopes, mock);
+        for (const failure of result.failures) process.stderr.write(`  ! ${failure}\n`);
+        const key = `${scopes}:${topology}`;
+        byConfig.set(key, [...(byConfig.get(key) ?? []), result]);
+      }
     }
   }
 } finally {
   await mock.close();
 }
+const results = [...byConfig.values()].map(combine);
 
 const header =
-  '| scopes | topology | app-server processes | spawn → initialize p50 / max | RSS after start | RSS at end | RSS growth per scope | answer turn p50 / p95 | first delta p50 / p95 | shell turn p50 / p95 | wall, all turns | codex CPU |';
+  '| scopes | topology | app-server processes | spawn → initialize p50 / max | RSS after start | RSS at end | RSS at end per scope | answer turn p50 / p95 | first delta p50 / p95 | shell turn p50 / p95 | wall, all turns | codex CPU |';
 const lines = [
   header,
   `|${'---|'.repeat(header.split('|').length - 2)}`,
   ...results.map(tableRow),
   '',
   `Per scope: ${ANSWER_TURNS} streamed answers (${DELTAS} deltas ${DELAY_MS} ms apart) + 1 turn running \`echo hi\`, one after another; scopes at once. ` +
-    `Turn figures are turn/start → turn/completed and → first item/agentMessage/delta. RSS = summed VmRSS of the codex processes (peak = summed VmHWM). ` +
-    `codex CPU = user + system seconds of those processes, start included. Other load on the machine during the turns: ${results
+    `${ROUNDS} rounds: turn and start times pooled (p50 / p95 over all of them), RSS, wall and CPU the median round. ` +
+    `Turn figures are turn/start → turn/completed and → first item/agentMessage/delta. RSS = summed VmRSS of the codex processes. ` +
+    `codex CPU = user + system seconds of those processes and the children they waited for (shells), start included. Other load on the machine during the turns (median round): ${results
       .map((r) => r.otherCores.toFixed(2))
       .join(', ')} cores; ${results.reduce((n, r) => n + r.failures.length, 0)} failures; bench ${(
       (performance.now() - benchStart) / 1000

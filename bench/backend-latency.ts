@@ -21,6 +21,7 @@ import { fmtMs, markdownTable, percentile, type Row, writeDocSection } from './l
 const TURNS = 8;
 const DELTAS = 10;
 const DELAY_MS = 150;
+const STOPS = 5;
 
 async function measure(backend: 'sdk' | 'app-server') {
   const emulator = await startFeishuEmulator();
@@ -42,6 +43,7 @@ async function measure(backend: 'sdk' | 'app-server') {
   });
   const latencies: number[] = [];
   const firstDelta: number[] = [];
+  const stops: number[] = [];
   try {
     const { chatId } = emulator.createChat({ mode: 'p2p' });
     for (let turn = 0; turn < TURNS; turn++) {
@@ -72,12 +74,32 @@ async function measure(backend: 'sdk' | 'app-server') {
         if (i === 0) firstDelta.push(latency);
       }
     }
+    // Stop: /stop while the model hangs → the card's final "Interrupted" write accepted.
+    for (let round = 0; round < STOPS; round++) {
+      const requestsBefore = mock.requests.length;
+      await emulator.pushMessage({ chatId, text: `[[hang]] stop me ${round}` });
+      await emulator.waitFor(() => mock.requests.length > requestsBefore, {
+        timeoutMs: 30_000,
+        intervalMs: 5,
+      });
+      const callsBefore = emulator.calls.length;
+      const stopAt = Date.now();
+      await emulator.pushMessage({ chatId, text: '/stop' });
+      const interrupted = await emulator.waitFor(
+        () =>
+          emulator.calls
+            .slice(callsBefore)
+            .find((c) => c.status === 200 && JSON.stringify(c.body ?? '').includes('Interrupted')),
+        { timeoutMs: 30_000, intervalMs: 5 },
+      );
+      stops.push(interrupted.at - stopAt);
+    }
   } finally {
     await daemon.stop();
     await mock.close();
     await emulator.close();
   }
-  return { latencies, firstDelta, violations: emulator.violations.length };
+  return { latencies, firstDelta, stops, violations: emulator.violations.length };
 }
 
 const rows: Row[] = [
@@ -94,6 +116,11 @@ for (const backend of ['sdk', 'app-server'] as const) {
     `**${backend}**: model delta → card p50 / p95`,
     `${fmtMs(percentile(result.latencies, 50))} / ${fmtMs(percentile(result.latencies, 95))}`,
     `${result.latencies.length} deltas; first delta of each answer p50 ${fmtMs(percentile(result.firstDelta, 50))}; ${result.violations} emulator limit violations`,
+  ]);
+  rows.push([
+    `**${backend}**: /stop → card shows Interrupted, p50 / max`,
+    `${fmtMs(percentile(result.stops, 50))} / ${fmtMs(Math.max(...result.stops))}`,
+    `${result.stops.length} stops of a turn waiting on the model (${backend === 'sdk' ? 'the codex process is killed' : '`turn/interrupt`; the app-server stays up'})`,
   ]);
 }
 const table = markdownTable(rows);
