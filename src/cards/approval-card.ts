@@ -2,7 +2,7 @@
 
 import type { ApprovalRequest, SandboxMode } from '../agents/types.js';
 import { cardElementCount, cardTableCount, utf8Bytes } from './card-budget.js';
-import { codeBlock, displayCommand, escapeMarkdown } from './markdown.js';
+import { codeBlock, displayCommand, escapeMarkdown, mentionIds } from './markdown.js';
 import { CARD_BUDGET, type CardJson } from './run-card.js';
 
 export interface ApprovalCardView {
@@ -258,7 +258,7 @@ function notation(content: string): CardJson {
 }
 
 function name(text: string, caps: Caps): string {
-  return cardText(truncate(oneLine(text), caps.name)) || 'someone';
+  return mentionIds(truncate(oneLine(text), caps.name), cardText) || 'someone';
 }
 
 function scaleCaps(caps: Caps, scale: number): Caps {

@@ -40,3 +40,14 @@ export function utf8Bytes(text: string): number {
 export function escapeMarkdown(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').replace(/[&*~><[\]()#_$`|\\]/g, (mark) => `&#${mark.charCodeAt(0)};`);
 }
+
+/**
+ * A person's name in card markdown: an open id becomes a mention (`<at id=…>`, which Feishu shows
+ * as the person's name); anything else goes through `escapePlain`.
+ */
+export function mentionIds(text: string, escapePlain: (plain: string) => string): string {
+  return text
+    .split(/\b(ou_[A-Za-z0-9]+)\b/)
+    .map((part, index) => (index % 2 === 1 ? `<at id=${part}></at>` : part ? escapePlain(part) : ''))
+    .join('');
+}

@@ -2,6 +2,7 @@
 
 import type { QuestionAnswers, QuestionRequest } from '../agents/types.js';
 import { cardText, expiresIn, fitsCardBudget, oneLine, truncate, visible } from './approval-card.js';
+import { mentionIds } from './markdown.js';
 import type { CardJson } from './run-card.js';
 
 export interface QuestionCardView {
@@ -144,7 +145,7 @@ function hintLines(view: QuestionCardView, withButtons: boolean, caps: Caps): st
     : "Reply with an option's number, its name";
   return [
     `${how}${allowOther ? ', or your own answer' : ''} · ${expiresIn(view.expiresAt, view.now)}`,
-    `Who may answer: ${text(view.askedOf, caps.name) || 'anyone here'}`,
+    `Who may answer: ${person(view.askedOf, caps.name) || 'anyone here'}`,
   ];
 }
 
@@ -168,7 +169,7 @@ function answeredLines(view: QuestionCardView, caps: Caps): string[] {
     const answer = given.length > 0 ? given.join(', ') : '_no answer_';
     return `${multiline(q.question, caps.question)}\n→ ${answer}`;
   });
-  const by = view.answeredBy?.trim() ? text(view.answeredBy, caps.name) : '';
+  const by = view.answeredBy?.trim() ? person(view.answeredBy, caps.name) : '';
   if (by) lines.push(`<font color='grey'>Answered by ${by}</font>`);
   return lines;
 }
@@ -180,6 +181,11 @@ function questionTexts(request: QuestionRequest, caps: Caps): string[] {
 // ── helpers ────────────────────────────────────────────────────────────────────────────────
 
 /** Outside text on one line, cut to `max`, safe as markdown. */
+/** Names, with open ids shown as mentions. */
+function person(value: string, max: number): string {
+  return mentionIds(truncate(oneLine(value), max), cardText);
+}
+
 function text(value: string, max: number): string {
   return cardText(truncate(oneLine(value), max));
 }

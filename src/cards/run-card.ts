@@ -1,6 +1,6 @@
 import type { ApprovalRequest, RunOutcome, TokenUsage, ToolCall } from '../agents/types.js';
 import { cardElementCount, cardTableCount, splitMarkdown, utf8Bytes } from './card-budget.js';
-import { codeBlock, displayCommand, escapeMarkdown, inlineCode, tail } from './markdown.js';
+import { codeBlock, displayCommand, escapeMarkdown, inlineCode, mentionIds, tail } from './markdown.js';
 import { answerText, type RunBlock } from './run-state.js';
 import type { RunView } from './run-view.js';
 
@@ -404,7 +404,7 @@ function personLine(block: Extract<RunBlock, { kind: 'steer' | 'approval' | 'que
         : block.status === 'approved'
           ? 'approved'
           : 'denied';
-    const note = block.note ? ` — ${escapeMarkdown(shorten(block.note, 200))}` : '';
+    const note = block.note ? ` — ${mentionIds(shorten(block.note, 200), escapeMarkdown)}` : '';
     content = `${APPROVAL_MARK[block.status]} ${what}: **${status}**${note}`;
   } else {
     const asked = escapeMarkdown(shorten(block.question.questions.map((q) => q.question).join(' / '), 300));

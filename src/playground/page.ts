@@ -55,6 +55,7 @@ function inline(s) {
   // Feishu shows numeric entities (&#60;) as the character: larkcode escapes people's words so.
   return esc(s)
     .replace(/&amp;#(\\d+);/g, '&#$1;')
+    .replace(/&lt;at id=(\\w+)&gt;&lt;\\/at&gt;/g, '<b>@$1</b>')
     .replace(/\`([^\`]+)\`/g, '<code>$1</code>')
     .replace(/\\*\\*([^*]+)\\*\\*/g, '<strong>$1</strong>')
     .replace(/(^|\\s)_([^_]+)_(?=\\s|$)/g, '$1<em>$2</em>')

@@ -72,12 +72,18 @@ describe('approval cards, questions and steering on the real codex app-server', 
     emulator
       .view(chatId)
       .filter((m) => m.from === 'bot' && m.msgType === 'interactive' && m.parentId === parentId);
-  /** The card larkcode posted to ask for approval (or an answer) about this message. */
+  /**
+   * The card larkcode posted to ask for approval (or an answer) about this message: the one with
+   * approve (or answer) buttons — the run card's header says "❓ Waiting…" too, with a Stop button.
+   */
   const askCard = (chatId: string, parentId: string, title: RegExp) =>
     waitFor(
       () => {
-        const card = botCards(chatId, parentId).find((m) => title.test(m.text.split('\n')[0] ?? ''));
-        return card && buttonsOf(card.card).length > 0 && card;
+        const action = title.source.includes('❓') ? 'answer' : 'approve';
+        const card = botCards(chatId, parentId).find(
+          (m) => title.test(m.text.split('\n')[0] ?? '') && buttonsOf(m.card).some((v) => v.a === action),
+        );
+        return card;
       },
       { timeoutMs: 20_000 },
     );
@@ -218,7 +224,7 @@ describe('approval cards, questions and steering on the real codex app-server', 
     const question = await askCard(chatId, sent.messageId, /❓/);
     expect(question.text).toContain('Which database?');
     const sqlite = buttonsOf(question.card).find((v) => v.a === 'answer' && v.g?.endsWith(':0:1'))!;
-    expect((await press(question.messageId, sqlite))?.toast?.type).toBe('success');
+    expect((await press(question.messageId, sqlite))?.toast).toMatchObject({ type: 'success' });
     const done = await finalCard(chatId, sent.messageId);
     expect(done.text).toContain('you chose: SQLite');
   });
