@@ -58,9 +58,14 @@ export async function startPlayground(options: PlaygroundOptions): Promise<Playg
       emulatorAppConfig(emulator, {
         workspace,
         runs: { debounceMs: 300 },
+        // The app-server backend: text streams as it is written, approvals and questions come as cards.
         codex: mock
-          ? { config: codexProviderConfig(mock.baseUrl), apiKey: 'sk-offline-demo' }
-          : { config: {}, auth: env.OPENAI_API_KEY || env.CODEX_API_KEY ? 'api-key' : 'inherit-user' },
+          ? { config: codexProviderConfig(mock.baseUrl), apiKey: 'sk-offline-demo', backend: 'app-server' }
+          : {
+              config: {},
+              auth: env.OPENAI_API_KEY || env.CODEX_API_KEY ? 'api-key' : 'inherit-user',
+              backend: 'app-server',
+            },
       }),
     );
     daemon = await startDaemon({ config, paths: resolvePaths({ LARKCODE_HOME: home }), logger, env });

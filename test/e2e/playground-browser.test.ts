@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,5 +78,30 @@ describe('playground in a browser', () => {
     await page.locator('#toast', { hasText: 'Stopping the run' }).waitFor({ timeout: 5_000 });
     await page.locator('.card', { hasText: '⏹ Interrupted' }).waitFor({ timeout: 10_000 });
     await page.close();
+  }, 60_000);
+
+  it('an approval card: Approve in the page, the command runs, the run finishes', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'larkcode-playground-outside-'));
+    const target = join(outside, 'approved.txt');
+    try {
+      const page = await browser.newPage();
+      await page.goto(playground.url);
+      await page.locator('.card', { hasText: '⏹ Interrupted' }).waitFor({ timeout: 10_000 });
+      const doneBefore = await page.locator('.card', { hasText: '✅ Done' }).count();
+      await page.fill('#text', `[[escalate: echo from-the-page > ${target}]]`);
+      await page.click('form button[type=submit]');
+      const ask = page.locator('.card', { hasText: 'Approval needed' });
+      await ask.waitFor({ timeout: 20_000 });
+      expect(await ask.innerText()).toContain(`echo from-the-page > ${target}`);
+      await page.locator('.card', { hasText: 'Waiting for approval' }).first().waitFor({ timeout: 10_000 });
+      await ask.locator('button.card-button', { hasText: 'Approve' }).click();
+      await page.locator('#toast', { hasText: 'Approved' }).waitFor({ timeout: 5_000 });
+      await page.locator('.card', { hasText: '✅ Done' }).nth(doneBefore).waitFor({ timeout: 20_000 });
+      await page.locator('.card', { hasText: '✅ Approved' }).waitFor({ timeout: 10_000 });
+      expect(readFileSync(target, 'utf8').trim()).toBe('from-the-page');
+      await page.close();
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   }, 60_000);
 });
