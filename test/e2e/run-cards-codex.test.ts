@@ -185,9 +185,12 @@ describe('run cards on the real codex: rendering, reactions and the Stop button'
     expect(text).not.toContain('Stop');
 
     // The CardKit entity behind it: the same parts as elements, no live leftovers.
-    const entity = entityOf(card.messageId);
-    expect(entity, 'the run card is a CardKit entity sent by card_id').toBeDefined();
-    expect(entity!.streamingMode).toBe(false);
+    expect(entityOf(card.messageId), 'the run card is a CardKit entity sent by card_id').toBeDefined();
+    // Streaming is turned off by the operation after the final content: wait for it, not race it.
+    const entity = await waitFor(() => {
+      const found = entityOf(card.messageId);
+      return found?.streamingMode === false && found;
+    });
     const json = entity!.json as {
       header: { title: { content: string }; template: string };
       body: { elements: Json[] };
