@@ -10,11 +10,12 @@
 // CODEX_HOME after start and at the end; turn/start → turn/completed and → first
 // `item/agentMessage/delta`; wall time of all turns; CPU seconds of the codex processes.
 // Prints a markdown table; writes nothing but temp dirs (removed at the end).
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CodexAppServerRunner } from '../src/agents/codex-app-server/runner.js';
+import { codexProcesses } from '../src/agents/codex-sdk/reap-orphans.js';
 import type { AgentEvent, RunRequest } from '../src/agents/types.js';
 import { codexProviderConfig } from '../src/playground/mock-model/codex-provider.js';
 import {
@@ -61,23 +62,9 @@ interface Result {
   failures: string[];
 }
 
-/** Live processes named codex* with this CODEX_HOME in their environment (cf. test/support/process-tree.ts). */
+/** Live processes named codex* with this CODEX_HOME in their environment. */
 function codexProcessesFor(codexHome: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (!stat.slice(stat.indexOf('(') + 1).startsWith('codex')) continue;
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      if (readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(`CODEX_HOME=${codexHome}`)) {
-        pids.push(Number(entry));
-      }
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return pids;
+  return codexProcesses(codexHome).map((process) => process.pid);
 }
 
 /**

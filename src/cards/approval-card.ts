@@ -2,7 +2,7 @@
 
 import type { ApprovalRequest, SandboxMode } from '../agents/types.js';
 import { cardElementCount, cardTableCount, utf8Bytes } from './card-budget.js';
-import { codeBlock, displayCommand, escapeMarkdown, mentionIds } from './markdown.js';
+import { callbackButton, codeBlock, displayCommand, escapeMarkdown, mentionIds } from './markdown.js';
 import { CARD_BUDGET, type CardJson } from './run-card.js';
 
 export interface ApprovalCardView {
@@ -239,15 +239,7 @@ function buttonRow(buttons: CardJson[]): CardJson {
   };
 }
 
-function button(text: string, value: Record<string, unknown>, type: string): CardJson {
-  return {
-    tag: 'button',
-    type,
-    size: 'small',
-    text: { tag: 'plain_text', content: text },
-    behaviors: [{ type: 'callback', value }],
-  };
-}
+const button = callbackButton;
 
 function markdown(content: string): CardJson {
   return { tag: 'markdown', content };

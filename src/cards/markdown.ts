@@ -51,3 +51,18 @@ export function mentionIds(text: string, escapePlain: (plain: string) => string)
     .map((part, index) => (index % 2 === 1 ? `<at id=${part}></at>` : part ? escapePlain(part) : ''))
     .join('');
 }
+
+/** A small card button whose press comes back as a `card.action.trigger` with `value`. */
+export function callbackButton(
+  text: string,
+  value: Record<string, unknown>,
+  type = 'default',
+): Record<string, unknown> {
+  return {
+    tag: 'button',
+    type,
+    size: 'small',
+    text: { tag: 'plain_text', content: text },
+    behaviors: [{ type: 'callback', value }],
+  };
+}

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { ScopeSettings } from '../../machines/scope.machine.js';
 import type { ScopeBoundEvent } from '../../machines/supervisor.machine.js';
 import type { AgentSessions, SandboxMode } from '../agents/types.js';
-import { inlineCode } from '../cards/markdown.js';
+import { callbackButton, inlineCode } from '../cards/markdown.js';
 import { formatElapsed } from '../cards/run-card.js';
 import { COMMANDS, type CommandGroup, commandInfo, type ParsedInput } from '../commands/parse.js';
 import type { AccessMode } from '../config/schema.js';
@@ -468,15 +468,7 @@ function card(title: string, template: string, elements: Card[]): Card {
   };
 }
 
-function button(text: string, value: Record<string, unknown>, type = 'default'): Card {
-  return {
-    tag: 'button',
-    type,
-    size: 'small',
-    text: { tag: 'plain_text', content: text },
-    behaviors: [{ type: 'callback', value }],
-  };
-}
+const button = callbackButton;
 
 function ago(deps: CommandDeps, at: number): string {
   return `${formatElapsed(deps.now() - at)} ago`;

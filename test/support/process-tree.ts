@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { codexProcesses } from '../../src/agents/codex-sdk/reap-orphans.js';
 
 /** Live descendants of a process whose command name starts with `name` (Linux /proc). */
 export function descendantsNamed(rootPid: number, name: string): number[] {
@@ -24,21 +25,7 @@ export function descendantsNamed(rootPid: number, name: string): number[] {
   return [...names].filter(([pid, comm]) => comm.startsWith(name) && isDescendant(pid)).map(([pid]) => pid);
 }
 
-/** Every live process with this command-name prefix and this CODEX_HOME in its environment. */
+/** Every live process named codex… with this CODEX_HOME in its environment. */
 export function codexProcessesFor(codexHome: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (!stat.slice(stat.indexOf('(') + 1).startsWith('codex')) continue;
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      if (readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(`CODEX_HOME=${codexHome}`)) {
-        pids.push(Number(entry));
-      }
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return pids;
+  return codexProcesses(codexHome).map((process) => process.pid);
 }

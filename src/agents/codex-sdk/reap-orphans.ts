@@ -8,27 +8,34 @@ import { readdirSync, readFileSync } from 'node:fs';
  * own child is a leftover. Linux only (/proc); elsewhere this finds nothing.
  */
 export function findLeftoverCodex(codexHome: string, selfPid = process.pid): number[] {
+  return codexProcesses(codexHome)
+    .filter((process) => process.ppid !== selfPid)
+    .map((process) => process.pid);
+}
+
+/** Every live (not zombie) process named codex… with this CODEX_HOME in its environment. */
+export function codexProcesses(codexHome: string): { pid: number; ppid: number }[] {
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
   } catch {
     return [];
   }
-  const leftovers: number[] = [];
+  const found: { pid: number; ppid: number }[] = [];
   for (const pid of pids) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       if (!comm.startsWith('codex')) continue;
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === selfPid) continue;
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (state === 'Z') continue; // already dead, waiting to be reaped
       const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-      if (environ.includes(`CODEX_HOME=${codexHome}`)) leftovers.push(Number(pid));
+      if (environ.includes(`CODEX_HOME=${codexHome}`)) found.push({ pid: Number(pid), ppid: Number(ppid) });
     } catch {
       // Gone meanwhile, or not ours to read.
     }
   }
-  return leftovers;
+  return found;
 }
 
 export function killLeftoverCodex(codexHome: string): number[] {
