@@ -323,4 +323,85 @@ describe('approval cards, questions and steering on the real codex app-server', 
     const freshRequest = mock.requests.findLast((r) => r.lastUserText?.includes('fresh start here'));
     expect(JSON.stringify(freshRequest?.body)).not.toContain('mango');
   });
+
+  it('Always allow: stored for the workspace, the same command is then approved without a card; /config lists and removes it', async () => {
+    const { chatId } = emulator.createChat({ mode: 'p2p' });
+    const first = await emulator.pushMessage({ chatId, text: '[[escalate: git status --short]]' });
+    const ask = await askCard(chatId, first.messageId, /Approval needed/);
+    const always = buttonsOf(ask.card).find((v) => v.a === 'always');
+    expect(always, 'a plain command can be always allowed').toBeDefined();
+    expect(ask.text).toContain('Always allow');
+    expect((await press(ask.messageId, always!))?.toast?.content).toContain('git status');
+    await finalCard(chatId, first.messageId);
+
+    const second = await emulator.pushMessage({ chatId, text: '[[escalate: git status --short]] again' });
+    await finalCard(chatId, second.messageId);
+    expect(botCards(chatId, second.messageId).filter((m) => /Approval/.test(m.text))).toEqual([]);
+    expect(approvalAudits().some((l) => String(l.reason).includes('always allowed'))).toBe(true);
+
+    // /config shows the rule with a Remove button; removing it makes the command ask again.
+    const config = await emulator.pushMessage({ chatId, text: '/config' });
+    const configCard = await waitFor(() => botCards(chatId, config.messageId)[0], { timeoutMs: 10_000 });
+    expect(configCard.text).toContain('git status');
+    const remove = buttonsOf(configCard.card).find((v) => v.g?.startsWith('rule.remove='))!;
+    expect((await press(configCard.messageId, remove))?.toast?.type).toBe('success');
+    const third = await emulator.pushMessage({ chatId, text: '[[escalate: git status --short]] once more' });
+    const askedAgain = await askCard(chatId, third.messageId, /Approval needed/);
+    const deny = buttonsOf(askedAgain.card).find((v) => v.a === 'deny')!;
+    await press(askedAgain.messageId, deny);
+    await finalCard(chatId, third.messageId);
+  });
+});
+
+describe('approvals.policy untrusted: a click for writes inside the workspace', () => {
+  let stack: CodexStack;
+
+  beforeAll(async () => {
+    stack = await startCodexStack({
+      cardFlushIntervalMs: 150,
+      codexBackend: 'app-server',
+      config: { runs: { debounceMs: 50 }, allowlist: [MEMBER], approvals: { policy: 'untrusted' } },
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('the requester (not an admin) approves a write in the workspace; it runs inside the sandbox', async () => {
+    const { emulator, larkcode } = stack;
+    const { chatId } = emulator.createChat({ mode: 'p2p' });
+    const sent = await emulator.pushMessage({
+      chatId,
+      text: '[[shell: touch made-by-member.txt]]',
+      senderOpenId: MEMBER,
+    });
+    const ask = await waitFor(
+      () =>
+        emulator
+          .view(chatId)
+          .find(
+            (m) =>
+              m.from === 'bot' &&
+              m.parentId === sent.messageId &&
+              buttonsOf(m.card).some((v) => v.a === 'approve'),
+          ),
+      { timeoutMs: 20_000 },
+    );
+    expect(ask.text).not.toContain('outside the sandbox');
+    const approve = buttonsOf(ask.card).find((v) => v.a === 'approve')!;
+    const click = await emulator.pushCardAction({
+      messageId: ask.messageId,
+      value: approve,
+      operatorOpenId: MEMBER,
+    });
+    expect(click.acks[0]?.data).toMatchObject({ toast: { type: 'success' } });
+    await waitFor(
+      () =>
+        emulator
+          .view(chatId)
+          .find((m) => m.from === 'bot' && m.parentId === sent.messageId && FINAL_HEADER.test(m.text)),
+      { timeoutMs: 20_000 },
+    );
+    expect(existsSync(join(larkcode.workspace, 'made-by-member.txt'))).toBe(true);
+  });
 });
