@@ -168,6 +168,7 @@ export const configSchema = z
         enabled: z.boolean().default(false),
         /** Loopback only: 127.0.0.1, ::1 or localhost. */
         host: z.enum(['127.0.0.1', '::1', 'localhost']).default('127.0.0.1'),
+        /** Port for /metrics and /health (0: any free port). */
         port: z.number().int().min(0).max(65_535).default(9478),
       })
       .strict()

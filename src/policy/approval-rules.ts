@@ -28,12 +28,18 @@ const approverLevel = z.enum(['auto', 'requester', 'admin', 'owner']);
 
 /** For a profile's or a workspace's rules in a config or state file; missing levels are defaults. */
 export const approvalRuleSetSchema = z.strictObject({
-  /** Read-only commands (`ls`, `git status` …): `auto`, `requester`, `admin` or `owner`. */
-  read: approverLevel.default(defaultApprovalRules.read),
-  /** Commands and file changes inside the workspace. */
-  write: approverLevel.default(defaultApprovalRules.write),
-  /** Outside the workspace, network, no sandbox: `admin` or `owner` (never automatic). */
-  dangerous: z.enum(['admin', 'owner']).default(defaultApprovalRules.dangerous),
+  read: approverLevel
+    .default(defaultApprovalRules.read)
+    .describe('Who approves a read-only command (`ls`, `cat`, `git status` …).'),
+  write: approverLevel
+    .default(defaultApprovalRules.write)
+    .describe('Who approves other commands and file changes inside the workspace.'),
+  dangerous: z
+    .enum(['admin', 'owner'])
+    .default(defaultApprovalRules.dangerous)
+    .describe(
+      'Who approves a dangerous action: outside the sandbox or the workspace, network, `sudo`. Never automatic.',
+    ),
 }) satisfies z.ZodType<ApprovalRuleSet, unknown>;
 
 export interface ApprovalClassification {
