@@ -70,7 +70,7 @@ export function createRunnerLogic(deps: RunnerDeps) {
         .then((accepted) => {
           if (!accepted) return refuse();
           flushText();
-          forward({ type: 'steered', text: input.text });
+          forward({ type: 'steered', text: input.text, by: input.actorId });
           sendBack({ type: 'run.steered', runId: request.runId, messageId: input.messageId });
         })
         .finally(() => steering.delete(attempt));

@@ -394,7 +394,9 @@ const QUESTION_MARK = { pending: '❓', answered: '💬', expired: '⌛' } as co
 function personLine(block: Extract<RunBlock, { kind: 'steer' | 'approval' | 'question' }>): CardJson {
   let content: string;
   if (block.kind === 'steer') {
-    const who = block.by ? `**${escapeMarkdown(block.by)}** added` : 'Added during the run';
+    const who = block.by
+      ? `${mentionIds(block.by, escapeMarkdown)} added during the run`
+      : 'Added during the run';
     content = `↪ ${who}: ${escapeMarkdown(shorten(block.text, 600))}`;
   } else if (block.kind === 'approval') {
     const what = approvalSubject(block.request);

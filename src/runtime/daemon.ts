@@ -398,6 +398,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       ),
     }),
     firstUseOfNonce: (nonce) => ledger.firstSighting([`nonce:${nonce}`]),
+    count: (what, outcome) => {
+      if (what === 'approval' && outcome !== 'answered') metrics.approvals.inc({ outcome });
+      if (what === 'question' && (outcome === 'answered' || outcome === 'expired' || outcome === 'cancelled'))
+        metrics.questions.inc({ outcome });
+    },
   });
   const scope = scopeMachine.provide({
     actors: {

@@ -53,6 +53,11 @@ export interface InteractionDeps {
   sign: (fields: Omit<CallbackFields, 'policyFingerprint'>, ttlMs: number) => Record<string, unknown>;
   /** Record a nonce; false when it was used before. */
   firstUseOfNonce: (nonce: string) => boolean;
+  /** Counts outcomes (metrics). */
+  count?: (
+    what: 'approval' | 'question',
+    outcome: 'auto' | 'approved' | 'denied' | 'expired' | 'cancelled' | 'answered',
+  ) => void;
 }
 
 interface OpenApproval {
@@ -133,6 +138,7 @@ export class InteractionBroker {
     });
     const subject = describeRequest(request);
     if (plan.kind === 'auto') {
+      this.deps.count?.('approval', 'auto');
       this.#audit(
         starter?.actorId ?? 'larkcode',
         run,
@@ -167,6 +173,7 @@ export class InteractionBroker {
         expiresAt,
         settle: (verdict, status, by) => {
           if (!this.#approvals.delete(key)) return;
+          this.deps.count?.('approval', status);
           for (const timer of timers) clearTimeout(timer);
           signal.removeEventListener('abort', onAbort);
           this.#audit(
@@ -310,6 +317,7 @@ export class InteractionBroker {
         optionValues: {},
         settle: (answers, status, by) => {
           if (!this.#questions.delete(key)) return;
+          this.deps.count?.('question', status);
           if (timer) clearTimeout(timer);
           signal.removeEventListener('abort', onAbort);
           this.deps.audit.record({

@@ -365,6 +365,10 @@ export type RunOutcomeLabel = 'completed' | 'failed' | 'interrupted' | 'timeout'
 export type TokenKind = 'input' | 'output' | 'cached' | 'reasoning';
 export type FailurePhase = 'feishu' | 'agent' | 'card' | 'store';
 
+const APPROVAL_OUTCOMES = ['auto', 'approved', 'denied', 'expired', 'cancelled'] as const;
+export type ApprovalOutcomeLabel = (typeof APPROVAL_OUTCOMES)[number];
+const QUESTION_OUTCOMES = ['answered', 'expired', 'cancelled'] as const;
+export type QuestionOutcomeLabel = (typeof QUESTION_OUTCOMES)[number];
 const RUN_OUTCOMES: readonly RunOutcomeLabel[] = ['completed', 'failed', 'interrupted', 'timeout'];
 const TOKEN_KINDS: readonly TokenKind[] = ['input', 'output', 'cached', 'reasoning'];
 const FAILURE_PHASES: readonly FailurePhase[] = ['feishu', 'agent', 'card', 'store'];
@@ -387,6 +391,8 @@ export class LarkcodeMetrics {
   readonly callbackDenials: Counter<{ reason: string }>;
   readonly messagesAccepted: Counter;
   readonly messagesDropped: Counter<{ reason: string }>;
+  readonly approvals: Counter<{ outcome: ApprovalOutcomeLabel }>;
+  readonly questions: Counter<{ outcome: QuestionOutcomeLabel }>;
 
   constructor(registry = new MetricsRegistry('larkcode_')) {
     this.registry = registry;
@@ -430,10 +436,23 @@ export class LarkcodeMetrics {
       ['reason'],
     );
 
+    this.approvals = registry.counter<{ outcome: ApprovalOutcomeLabel }>(
+      'approvals_total',
+      "Agent approval requests, by outcome (auto: larkcode's rules approved it without asking).",
+      ['outcome'],
+    );
+    this.questions = registry.counter<{ outcome: QuestionOutcomeLabel }>(
+      'questions_total',
+      'Questions the agent asked people, by outcome.',
+      ['outcome'],
+    );
+
     // Known label values start at zero so `rate()` and alerts see a series before the first event.
     for (const outcome of RUN_OUTCOMES) this.runsFinished.inc({ outcome }, 0);
     for (const kind of TOKEN_KINDS) this.tokens.inc({ kind }, 0);
     for (const phase of FAILURE_PHASES) this.failures.inc({ phase }, 0);
+    for (const outcome of APPROVAL_OUTCOMES) this.approvals.inc({ outcome }, 0);
+    for (const outcome of QUESTION_OUTCOMES) this.questions.inc({ outcome }, 0);
   }
 
   /**

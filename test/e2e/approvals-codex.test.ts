@@ -57,6 +57,7 @@ describe('approval cards, questions and steering on the real codex app-server', 
         allowlist: [MEMBER, OTHER_MEMBER],
         approvals: { timeoutSec: 6, remindBeforeSec: 4, twoPersonInGroups: true },
         questions: { timeoutSec: 30 },
+        health: { enabled: true, port: 0 },
       },
     });
     ({ emulator, mock, larkcode } = stack);
@@ -249,7 +250,7 @@ describe('approval cards, questions and steering on the real codex app-server', 
     const done = await finalCard(chatId, sent.messageId);
     // One run: the steer joined it (no card of its own), the model saw it in this turn.
     expect(botCards(chatId, steer.messageId)).toEqual([]);
-    expect(done.text).toContain('Added');
+    expect(done.text).toContain('added during the run');
     expect(done.text).toContain('also mention bananas');
     expect(done.text).toContain('ok: also mention bananas');
     expect(mock.requests.some((r) => r.lastUserText?.includes('also mention bananas'))).toBe(true);
@@ -350,6 +351,19 @@ describe('approval cards, questions and steering on the real codex app-server', 
     const deny = buttonsOf(askedAgain.card).find((v) => v.a === 'deny')!;
     await press(askedAgain.messageId, deny);
     await finalCard(chatId, third.messageId);
+  });
+
+  it('counts every approval and question outcome in /metrics', async () => {
+    const url = String(larkcode.logs.find((l) => l.msg === 'metrics and health served')?.url);
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const count = (name: string, outcome: string) =>
+      Number(new RegExp(`larkcode_${name}_total\\{outcome="${outcome}"\\} (\\d+)`).exec(text)?.[1] ?? -1);
+    // Earlier tests in this file: approved (3, one by Always allow), denied (3), expired (1), auto (1, the stored rule), answered (2).
+    expect(count('approvals', 'approved')).toBeGreaterThanOrEqual(3);
+    expect(count('approvals', 'denied')).toBeGreaterThanOrEqual(3);
+    expect(count('approvals', 'expired')).toBeGreaterThanOrEqual(1);
+    expect(count('approvals', 'auto')).toBeGreaterThanOrEqual(1);
+    expect(count('questions', 'answered')).toBeGreaterThanOrEqual(2);
   });
 });
 

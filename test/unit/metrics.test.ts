@@ -289,6 +289,8 @@ describe('LarkcodeMetrics', () => {
       larkcode_callback_denials_total: 'counter',
       larkcode_messages_accepted_total: 'counter',
       larkcode_messages_dropped_total: 'counter',
+      larkcode_approvals_total: 'counter',
+      larkcode_questions_total: 'counter',
     });
     expect(metrics.runDurationSeconds.buckets).toEqual(RUN_DURATION_BUCKETS);
     expect(metrics.queueWaitSeconds.buckets).toEqual(QUEUE_WAIT_BUCKETS);
@@ -300,6 +302,12 @@ describe('LarkcodeMetrics', () => {
     }
     for (const outcome of ['completed', 'failed', 'interrupted', 'timeout']) {
       expect(text).toContain(`larkcode_runs_finished_total{outcome="${outcome}"} 0\n`);
+    }
+    for (const outcome of ['auto', 'approved', 'denied', 'expired', 'cancelled']) {
+      expect(text).toContain(`larkcode_approvals_total{outcome="${outcome}"} 0\n`);
+    }
+    for (const outcome of ['answered', 'expired', 'cancelled']) {
+      expect(text).toContain(`larkcode_questions_total{outcome="${outcome}"} 0\n`);
     }
     expect(text).toContain('larkcode_run_duration_seconds_bucket{le="3600"} 0\n');
     expect(text).toContain('larkcode_queue_wait_seconds_bucket{le="0.1"} 0\n');
