@@ -353,6 +353,27 @@ describe('approval cards, questions and steering on the real codex app-server', 
     await finalCard(chatId, third.messageId);
   });
 
+  it('a chat set to "waits for the next run" in /config queues a message sent during a run', async () => {
+    const { chatId } = emulator.createChat({ mode: 'p2p' });
+    const config = await emulator.pushMessage({ chatId, text: '/config' });
+    const configCard = await waitFor(() => botCards(chatId, config.messageId)[0], { timeoutMs: 10_000 });
+    expect(configCard.text).toContain('A message sent during a run');
+    const queue = buttonsOf(configCard.card).find((v) => v.g === 'midRunMessages=queue')!;
+    expect((await press(configCard.messageId, queue))?.toast?.type).toBe('success');
+
+    const sent = await emulator.pushMessage({ chatId, text: 'first [[slow:1500]]' });
+    const before = mock.requests.length;
+    await waitFor(() => mock.requests.length > before && runCard(chatId, sent.messageId), {
+      timeoutMs: 15_000,
+    });
+    const later = await emulator.pushMessage({ chatId, text: 'second, after the first' });
+    const first = await finalCard(chatId, sent.messageId);
+    expect(first.text).not.toContain('second, after the first');
+    // It ran on its own, next, with its own card.
+    const second = await finalCard(chatId, later.messageId);
+    expect(second.text).toContain('ok: second, after the first');
+  });
+
   it('counts every approval and question outcome in /metrics', async () => {
     const url = String(larkcode.logs.find((l) => l.msg === 'metrics and health served')?.url);
     const text = await (await fetch(`${url}/metrics`)).text();
