@@ -1019,6 +1019,8 @@ function createCodexRunner(
       },
       approvalPolicy: config.approvals.policy,
       maxQuestionsPerTurn: config.questions.maxPerTurn,
+      // For thread/backgroundTerminals/clean: Stop ends the commands a turn started, as with the sdk.
+      experimentalApi: true,
     });
   }
   return new CodexSdkRunner({ ...common, config: codexConfig as never });

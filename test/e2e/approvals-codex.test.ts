@@ -8,7 +8,7 @@ import { FINAL_HEADER } from '../support/cards.js';
 import { DEFAULT_USER_OPEN_ID, type FeishuEmulator, waitFor } from '../support/feishu-emulator/index.js';
 import { type CodexStack, type InProcessLarkcode, startCodexStack } from '../support/larkcode-harness.js';
 import type { MockModel } from '../support/mock-model/index.js';
-import { codexProcessesFor } from '../support/process-tree.js';
+import { codexProcessesFor, descendantsNamed } from '../support/process-tree.js';
 
 /** Allowlisted, not an admin. */
 const MEMBER = 'ou_member00000000000000000000000b0b';
@@ -254,6 +254,19 @@ describe('approval cards, questions and steering on the real codex app-server', 
     expect(done.text).toContain('also mention bananas');
     expect(done.text).toContain('ok: also mention bananas');
     expect(mock.requests.some((r) => r.lastUserText?.includes('also mention bananas'))).toBe(true);
+  });
+
+  it('Stop also ends the command the turn was running (it would outlive turn/interrupt)', async () => {
+    const { chatId } = emulator.createChat({ mode: 'p2p' });
+    const sent = await emulator.pushMessage({ chatId, text: '[[shell: sleep 27.5]]' });
+    const sleeping = () => codexProcessesFor(codexHome).flatMap((pid) => descendantsNamed(pid, 'sleep'));
+    await waitFor(() => sleeping().length > 0, { timeoutMs: 15_000 });
+    await emulator.pushMessage({ chatId, text: '/stop' });
+    const stopped = await finalCard(chatId, sent.messageId);
+    expect(stopped.text).toContain('Interrupted');
+    await waitFor(() => sleeping().length === 0, { timeoutMs: 5_000 });
+    // The app-server itself stays up for the next turn.
+    expect(codexProcessesFor(codexHome).length).toBeGreaterThan(0);
   });
 
   it('Stop interrupts the turn; killing the app-server fails the run clearly and the next message resumes the thread', async () => {

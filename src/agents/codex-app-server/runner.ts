@@ -305,6 +305,13 @@ export class CodexAppServerRunner implements AgentRunner {
       queue.dispose();
       // The consumer stopped reading mid-turn: do not leave the turn running.
       if (!finished && active) this.server.interruptTurn(active).catch(() => {});
+      // A stopped turn's commands outlive `turn/interrupt` (a `sleep 600` would go on): end them too.
+      if (active && (signal.aborted || !finished)) {
+        const { threadId } = active;
+        this.server.cleanBackgroundTerminals(threadId).catch(() => {
+          // Gone with the process, or nothing to clean.
+        });
+      }
     }
   }
 

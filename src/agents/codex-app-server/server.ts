@@ -172,6 +172,20 @@ export class CodexAppServer {
     return this.request('turn/steer', params);
   }
 
+  /** Whether experimental methods (background terminals) were unlocked at `initialize`. */
+  get experimental(): boolean {
+    return this.#options.experimentalApi === true;
+  }
+
+  /**
+   * Kills the thread's commands still running after an interrupt (they outlive `turn/interrupt`).
+   * Needs `experimentalApi`; resolves quietly when the server has no such method.
+   */
+  async cleanBackgroundTerminals(threadId: string): Promise<void> {
+    if (!this.experimental) return;
+    await this.request('thread/backgroundTerminals/clean', { threadId }, { timeoutMs: 5_000 });
+  }
+
   /** Ends the turn (`turn/completed` interrupted follows in ~20 ms); running commands keep running. */
   async interruptTurn(params: TurnInterruptParams): Promise<void> {
     await this.request('turn/interrupt', params, { timeoutMs: 5_000 });
