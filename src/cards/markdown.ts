@@ -1,5 +1,7 @@
 /** Small helpers for Feishu card markdown. */
 
+import type { ApprovalRequest } from '../agents/types.js';
+
 /** Codex wraps every command as `/bin/bash -lc '<cmd>'`; people want to see `<cmd>`. */
 export function displayCommand(command: string): string {
   const match = /^\/bin\/(?:ba|z)?sh\s+-l?c\s+(['"])([\s\S]*)\1$/.exec(command.trim());
@@ -65,4 +67,17 @@ export function callbackButton(
     text: { tag: 'plain_text', content: text },
     behaviors: [{ type: 'callback', value }],
   };
+}
+
+/** What an approval request asks for, in a few words: "Command `npm test`", "Change 2 files". */
+export function approvalSubject(request: ApprovalRequest): string {
+  if (request.kind === 'command') {
+    const command = displayCommand(request.command ?? request.argv?.join(' ') ?? '').replace(/\s+/g, ' ');
+    return `Command ${inlineCode(command.length > 120 ? `${command.slice(0, 119)}…` : command)}`;
+  }
+  if (request.kind === 'file_change') {
+    const count = request.changes?.length ?? 0;
+    return `Change ${count} file${count === 1 ? '' : 's'}`;
+  }
+  return request.network ? 'Network access' : 'Extra permissions';
 }

@@ -1,6 +1,14 @@
-import type { ApprovalRequest, RunOutcome, TokenUsage, ToolCall } from '../agents/types.js';
+import type { RunOutcome, TokenUsage, ToolCall } from '../agents/types.js';
 import { cardElementCount, cardTableCount, splitMarkdown, utf8Bytes } from './card-budget.js';
-import { codeBlock, displayCommand, escapeMarkdown, inlineCode, mentionIds, tail } from './markdown.js';
+import {
+  approvalSubject,
+  codeBlock,
+  displayCommand,
+  escapeMarkdown,
+  inlineCode,
+  mentionIds,
+  tail,
+} from './markdown.js';
 import { answerText, type RunBlock } from './run-state.js';
 import type { RunView } from './run-view.js';
 
@@ -419,16 +427,6 @@ function personLine(block: Extract<RunBlock, { kind: 'steer' | 'approval' | 'que
     content = `${QUESTION_MARK[block.status]} ${asked}${answer}`;
   }
   return { tag: 'markdown', text_size: 'notation', content };
-}
-
-function approvalSubject(request: ApprovalRequest): string {
-  if (request.kind === 'command')
-    return `Command ${inlineCode(shorten(displayCommand(request.command ?? ''), 120))}`;
-  if (request.kind === 'file_change') {
-    const count = request.changes?.length ?? 0;
-    return `Change ${count} file${count === 1 ? '' : 's'}`;
-  }
-  return request.network ? 'Network access' : 'Extra permissions';
 }
 
 function shorten(text: string, max: number): string {

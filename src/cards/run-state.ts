@@ -1,12 +1,10 @@
-import type {
-  AgentEvent,
-  ApprovalRequest,
-  QuestionAnswers,
-  QuestionRequest,
-  RunOutcome,
-  TokenUsage,
-  ToolCall,
-} from '../agents/types.js';
+import type { AgentEvent, RunOutcome, TokenUsage, ToolCall } from '../agents/types.js';
+
+/** A block that is the event it came from, minus its `type`. */
+type BlockOf<T extends AgentEvent['type'], K extends string> = { kind: K } & Omit<
+  Extract<AgentEvent, { type: T }>,
+  'type'
+>;
 
 /** One visible piece of a run, in the order the agent produced it. */
 export type RunBlock =
@@ -14,19 +12,9 @@ export type RunBlock =
   | { kind: 'reasoning'; itemId: string; text: string }
   | { kind: 'tool'; tool: ToolCall }
   /** A message sent during the run that reached it. */
-  | { kind: 'steer'; text: string; by?: string }
-  | {
-      kind: 'approval';
-      request: ApprovalRequest;
-      status: 'pending' | 'approved' | 'denied';
-      note?: string;
-    }
-  | {
-      kind: 'question';
-      question: QuestionRequest;
-      status: 'pending' | 'answered' | 'expired';
-      answers?: QuestionAnswers;
-    };
+  | BlockOf<'steered', 'steer'>
+  | BlockOf<'approval', 'approval'>
+  | BlockOf<'question', 'question'>;
 
 /** `approval` / `question`: the agent waits for a person. */
 export type RunPhase = 'waiting' | 'thinking' | 'tool' | 'approval' | 'question' | 'finished';
@@ -71,35 +59,24 @@ export function reduceRunState(state: RunState, event: AgentEvent): RunState {
     }
     case 'notice':
       return { ...state, notices: [...state.notices, event.message] };
-    case 'steered':
-      return {
-        ...state,
-        blocks: [...state.blocks, { kind: 'steer', text: event.text, ...(event.by ? { by: event.by } : {}) }],
-      };
+    case 'steered': {
+      const { type: _type, ...steer } = event;
+      return { ...state, blocks: [...state.blocks, { kind: 'steer', ...steer }] };
+    }
     case 'approval': {
-      const block: RunBlock = {
-        kind: 'approval',
-        request: event.request,
-        status: event.status,
-        ...(event.note ? { note: event.note } : {}),
-      };
+      const { type: _type, ...approval } = event;
       const blocks = upsertBy(
         state.blocks,
-        block,
+        { kind: 'approval', ...approval },
         (b) => b.kind === 'approval' && b.request.id === event.request.id,
       );
       return { ...state, blocks, phase: phaseAfterPerson(blocks, state.phase) };
     }
     case 'question': {
-      const block: RunBlock = {
-        kind: 'question',
-        question: event.question,
-        status: event.status,
-        ...(event.answers ? { answers: event.answers } : {}),
-      };
+      const { type: _type, ...question } = event;
       const blocks = upsertBy(
         state.blocks,
-        block,
+        { kind: 'question', ...question },
         (b) => b.kind === 'question' && b.question.id === event.question.id,
       );
       return { ...state, blocks, phase: phaseAfterPerson(blocks, state.phase) };

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { CallbackKeys } from '../security/callback-keys.js';
 import { type CallbackToken, type VerifyFailure, verifyCallback } from '../security/callback-token.js';
+import { INTERACTION_ACTIONS } from './interactions.js';
 
 /** What Feishu shows the person who pressed a button: the callback's answer, sent in the ack. */
 export interface CardActionAnswer {
@@ -54,7 +55,7 @@ const REFUSED: Record<VerifyFailure, string> = {
 };
 
 const POLICY_CHANGED = "This chat's workspace or access changed since the card was sent. Nothing was done.";
-const INTERACTIONS = new Set(['approve', 'deny', 'always', 'answer']);
+const INTERACTIONS = new Set<string>(INTERACTION_ACTIONS);
 
 const refuse = (content: string): CardActionAnswer => ({ toast: { type: 'error', content } });
 

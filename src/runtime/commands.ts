@@ -628,14 +628,7 @@ function configCard(input: MessageInput, role: Role, deps: CommandDeps): Card {
       .map((v) =>
         button(
           `${v === now ? '✓ ' : ''}${label.value(v)}`,
-          deps.signAction({
-            runId: '-',
-            scopeId: input.scopeId,
-            chatId: input.chat.chatId,
-            operatorOpenId: input.actorId,
-            action: 'config',
-            arg: `${key}=${v}`,
-          }),
+          signConfigChoice(input, deps, `${key}=${v}`),
           v === now ? 'primary' : 'default',
         ),
       );
@@ -652,6 +645,18 @@ function configCard(input: MessageInput, role: Role, deps: CommandDeps): Card {
     content: `Agent: ${deps.agentName}${deps.model ? ` · ${deps.model}` : ''} · maximum access: ${deps.maxAccess}. Changes apply to the next run in every chat and are kept across restarts.`,
   });
   return card('Settings', 'blue', elements);
+}
+
+/** A /config button's signed value: `arg` is the `key=value` it sets. */
+function signConfigChoice(input: MessageInput, deps: CommandDeps, arg: string): Record<string, unknown> {
+  return deps.signAction({
+    runId: '-',
+    scopeId: input.scopeId,
+    chatId: input.chat.chatId,
+    operatorOpenId: input.actorId,
+    action: 'config',
+    arg,
+  });
 }
 
 /** The workspace's "always allow" rules, each with a Remove button. */
@@ -682,20 +687,7 @@ function allowRuleElements(input: MessageInput, deps: CommandDeps): Card[] {
         {
           tag: 'column',
           width: 'auto',
-          elements: [
-            button(
-              'Remove',
-              deps.signAction({
-                runId: '-',
-                scopeId: input.scopeId,
-                chatId: input.chat.chatId,
-                operatorOpenId: input.actorId,
-                action: 'config',
-                arg: `rule.remove=${rule.id}`,
-              }),
-              'danger',
-            ),
-          ],
+          elements: [button('Remove', signConfigChoice(input, deps, `rule.remove=${rule.id}`), 'danger')],
         },
       ],
     });

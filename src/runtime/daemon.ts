@@ -398,11 +398,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       ),
     }),
     firstUseOfNonce: (nonce) => ledger.firstSighting([`nonce:${nonce}`]),
-    count: (what, outcome) => {
-      if (what === 'approval' && outcome !== 'answered') metrics.approvals.inc({ outcome });
-      if (what === 'question' && (outcome === 'answered' || outcome === 'expired' || outcome === 'cancelled'))
-        metrics.questions.inc({ outcome });
-    },
+    onOutcome: (event) =>
+      event.of === 'approval'
+        ? metrics.approvals.inc({ outcome: event.outcome })
+        : metrics.questions.inc({ outcome: event.outcome }),
   });
   const scope = scopeMachine.provide({
     actors: {

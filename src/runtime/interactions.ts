@@ -11,7 +11,7 @@ import type {
 import type { AuditLog } from '../audit/audit-log.js';
 import { matchAnswer } from '../cards/answer-match.js';
 import { approvalCard } from '../cards/approval-card.js';
-import { displayCommand } from '../cards/markdown.js';
+import { approvalSubject, displayCommand } from '../cards/markdown.js';
 import { questionCard } from '../cards/question-card.js';
 import type { MessageInput } from '../core/bridge-input.js';
 import type { FeishuPort, ReplyTarget } from '../feishu/port.js';
@@ -25,6 +25,7 @@ import {
 import type { CallbackFields, CallbackToken } from '../security/callback-token.js';
 import type { ApprovalAllowlist } from '../store/approval-allowlist.js';
 import type { CardActionAnswer } from './card-actions.js';
+import type { ApprovalOutcomeLabel, QuestionOutcomeLabel } from './metrics.js';
 
 /** Button actions this module answers. */
 export const INTERACTION_ACTIONS = ['approve', 'deny', 'always', 'answer'] as const;
@@ -53,10 +54,11 @@ export interface InteractionDeps {
   sign: (fields: Omit<CallbackFields, 'policyFingerprint'>, ttlMs: number) => Record<string, unknown>;
   /** Record a nonce; false when it was used before. */
   firstUseOfNonce: (nonce: string) => boolean;
-  /** Counts outcomes (metrics). */
-  count?: (
-    what: 'approval' | 'question',
-    outcome: 'auto' | 'approved' | 'denied' | 'expired' | 'cancelled' | 'answered',
+  /** Told each outcome (metrics). */
+  onOutcome?: (
+    outcome:
+      | { of: 'approval'; outcome: ApprovalOutcomeLabel }
+      | { of: 'question'; outcome: QuestionOutcomeLabel },
   ) => void;
 }
 
@@ -107,7 +109,7 @@ export class InteractionBroker {
 
   constructor(private readonly deps: InteractionDeps) {}
 
-  /** The run's interactions; undefined when the run has no message to answer under (restored runs). */
+  /** How this run asks people: cards reply to the message that started it. */
   forRun(request: RunRequest): RunInteractions {
     return {
       approve: (approval, signal) => this.#approve(request, approval, signal),
@@ -136,9 +138,9 @@ export class InteractionBroker {
       inGroup: starter?.chat.chatType === 'group',
       twoPersonInGroups: settings.twoPersonInGroups,
     });
-    const subject = describeRequest(request);
+    const subject = approvalSubject(request);
     if (plan.kind === 'auto') {
-      this.deps.count?.('approval', 'auto');
+      this.deps.onOutcome?.({ of: 'approval', outcome: 'auto' });
       this.#audit(
         starter?.actorId ?? 'larkcode',
         run,
@@ -173,7 +175,7 @@ export class InteractionBroker {
         expiresAt,
         settle: (verdict, status, by) => {
           if (!this.#approvals.delete(key)) return;
-          this.deps.count?.('approval', status);
+          this.deps.onOutcome?.({ of: 'approval', outcome: status });
           for (const timer of timers) clearTimeout(timer);
           signal.removeEventListener('abort', onAbort);
           this.#audit(
@@ -265,11 +267,7 @@ export class InteractionBroker {
       ...(by ? { decidedBy: by } : {}),
       ...(note ? { note } : {}),
     });
-    try {
-      await this.deps.feishu.patchCard(open.messageId, card, { urgent: true });
-    } catch (error) {
-      this.deps.logger.warn({ err: error, runId: open.runId }, 'approval card could not be updated');
-    }
+    await this.#patch(open.messageId, card, open.runId);
   }
 
   async #remind(open: OpenApproval, subject: string): Promise<void> {
@@ -317,7 +315,7 @@ export class InteractionBroker {
         optionValues: {},
         settle: (answers, status, by) => {
           if (!this.#questions.delete(key)) return;
-          this.deps.count?.('question', status);
+          this.deps.onOutcome?.({ of: 'question', outcome: status });
           if (timer) clearTimeout(timer);
           signal.removeEventListener('abort', onAbort);
           this.deps.audit.record({
@@ -391,10 +389,15 @@ export class InteractionBroker {
       ...(by ? { answeredBy: by } : {}),
       ...(status === 'pending' ? { optionValues: open.optionValues } : {}),
     });
+    await this.#patch(open.messageId, card, open.runId);
+  }
+
+  /** An approval or question card's new state; a failure is logged (the decision already counts). */
+  async #patch(messageId: string, card: Record<string, unknown>, runId: string): Promise<void> {
     try {
-      await this.deps.feishu.patchCard(open.messageId, card, { urgent: true });
+      await this.deps.feishu.patchCard(messageId, card, { urgent: true });
     } catch (error) {
-      this.deps.logger.warn({ err: error, runId: open.runId }, 'question card could not be updated');
+      this.deps.logger.warn({ err: error, runId }, 'approval or question card could not be updated');
     }
   }
 
@@ -555,13 +558,6 @@ function approversText(plan: Extract<ApprovalPlan, { kind: 'ask' }>): string {
         ? 'an admin'
         : 'the requester or an admin';
   return plan.twoPerson ? `${who} other than the requester` : who;
-}
-
-function describeRequest(request: ApprovalRequest): string {
-  if (request.kind === 'command')
-    return `\`${displayCommand(request.command ?? request.argv?.join(' ') ?? '')}\``;
-  if (request.kind === 'file_change') return `changes to ${request.changes?.length ?? 0} file(s)`;
-  return request.network ? 'network access' : 'extra permissions';
 }
 
 const info = (content: string): CardActionAnswer => ({ toast: { type: 'info', content } });

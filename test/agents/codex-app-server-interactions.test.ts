@@ -23,7 +23,7 @@ import {
   type RunRequest,
   RunStopped,
 } from '../../src/agents/types.js';
-import { type AppServerFixture, startAppServer } from '../support/codex-app-server-harness.js';
+import { type AppServerFixture, runRequest, startAppServer } from '../support/codex-app-server-harness.js';
 import { type MockModel, startMockModel } from '../support/mock-model/index.js';
 
 /** After turn/interrupt, how long the runner waits for turn/completed. */
@@ -117,17 +117,8 @@ describe('CodexAppServerRunner approvals, questions, steer and turn order on the
     runner = new CodexAppServerRunner({ server: app.server, interruptGraceMs: INTERRUPT_GRACE_MS });
   });
 
-  function request(prompt: string, sessionId?: string): RunRequest {
-    return {
-      runId: `run-${Math.random().toString(36).slice(2)}`,
-      scopeId: 'chat:interactions',
-      prompt,
-      ...(sessionId ? { sessionId } : {}),
-      workspace,
-      sandbox: 'workspace-write',
-      networkAccess: false,
-    };
-  }
+  const request = (prompt: string, sessionId?: string) =>
+    runRequest(prompt, { workspace, scopeId: 'chat:interactions', sessionId });
 
   async function run(
     req: RunRequest,

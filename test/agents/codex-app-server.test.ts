@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CodexAppServerRunner } from '../../src/agents/codex-app-server/runner.js';
 import { type AgentEvent, type RunRequest, RunStopped, type ToolCall } from '../../src/agents/types.js';
+import { runRequest } from '../support/codex-app-server-harness.js';
 import {
   codexChildEnv,
   codexProviderConfig,
@@ -62,17 +63,8 @@ describe('CodexAppServerRunner on the real codex app-server', () => {
 
   beforeEach(() => mock.reset());
 
-  function request(prompt: string, sessionId?: string): RunRequest {
-    return {
-      runId: `run-${Math.random().toString(36).slice(2)}`,
-      scopeId: 'chat:app-server',
-      prompt,
-      ...(sessionId ? { sessionId } : {}),
-      workspace,
-      sandbox: 'workspace-write',
-      networkAccess: false,
-    };
-  }
+  const request = (prompt: string, sessionId?: string) =>
+    runRequest(prompt, { workspace, scopeId: 'chat:app-server', sessionId });
 
   async function run(
     req: RunRequest,

@@ -115,6 +115,10 @@ describe('approval cards, questions and steering on the real codex app-server', 
     await waitFor(() => runCard(chatId, sent.messageId)?.text.includes('Waiting for approval'), {
       timeoutMs: 10_000,
     });
+    // /status says what the run waits for.
+    const status = await emulator.pushMessage({ chatId, text: '/status' });
+    const statusCard = await waitFor(() => botCards(chatId, status.messageId)[0], { timeoutMs: 10_000 });
+    expect(statusCard.text).toContain('Waiting for you:** 1 approval');
     const approve = buttonsOf(ask.card).find((v) => v.a === 'approve')!;
     expect(await press(ask.messageId, approve)).toEqual({ toast: { type: 'success', content: 'Approved.' } });
     const done = await finalCard(chatId, sent.messageId);

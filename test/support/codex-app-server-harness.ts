@@ -1,5 +1,6 @@
 // The real `codex app-server` driven directly through CodexAppServer (no runner), against the mock
-// model: one process per test file, and a turn helper that collects the thread's notifications.
+// model: one process per test file, and a turn helper that collects the thread's notifications;
+// `runRequest` builds the requests the runner-level tests send.
 import { realpath } from 'node:fs/promises';
 import type {
   AppServerNotification,
@@ -9,6 +10,7 @@ import type {
   Turn,
 } from '../../src/agents/codex-app-server/protocol.js';
 import { CodexAppServer } from '../../src/agents/codex-app-server/server.js';
+import type { RunRequest } from '../../src/agents/types.js';
 import { codexChildEnv, codexProviderConfig, makeCodexHome, makeWorkspace } from './codex-harness.js';
 import type { MockModel } from './mock-model/index.js';
 
@@ -129,4 +131,20 @@ export function startThread(
   params: ThreadStartParams = {},
 ): Promise<ThreadResponse> {
   return server.startThread({ cwd, sandbox: 'workspace-write', approvalPolicy: 'never', ...params });
+}
+
+/** A run request in `workspace` under workspace-write, no network; a fresh run id each time. */
+export function runRequest(
+  prompt: string,
+  at: { workspace: string; scopeId: string; sessionId?: string | undefined },
+): RunRequest {
+  return {
+    runId: `run-${Math.random().toString(36).slice(2)}`,
+    scopeId: at.scopeId,
+    prompt,
+    ...(at.sessionId ? { sessionId: at.sessionId } : {}),
+    workspace: at.workspace,
+    sandbox: 'workspace-write',
+    networkAccess: false,
+  };
 }
