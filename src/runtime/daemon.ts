@@ -391,12 +391,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       return run?.runId === runId ? run.inputs[0] : undefined;
     },
     roleOf: (openId, chatId) => roleOf(policy(), openId, chatId),
-    sign: (fields, ttlMs) => ({
-      ...signCallback(
-        { ...fields, policyFingerprint: fingerprintOf(fields.scopeId, scopeState(fields.scopeId).settings) },
-        { keys: callbackKeys, ttlMs },
-      ),
-    }),
+    sign: (fields, ttlMs) => signAction(fields, ttlMs),
     firstUseOfNonce: (nonce) => ledger.firstSighting([`nonce:${nonce}`]),
     onOutcome: (event) =>
       event.of === 'approval'
@@ -629,10 +624,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       pending: seed.pendingInputs?.length ?? 0,
     };
   };
-  const signAction = (fields: Omit<CallbackFields, 'policyFingerprint'>) => ({
+  /** A button's signed value under the scope's current policy (a day unless told otherwise). */
+  const signAction = (fields: Omit<CallbackFields, 'policyFingerprint'>, ttlMs = 24 * 3_600_000) => ({
     ...signCallback(
       { ...fields, policyFingerprint: fingerprintOf(fields.scopeId, scopeState(fields.scopeId).settings) },
-      { keys: callbackKeys, ttlMs: 24 * 3_600_000 },
+      { keys: callbackKeys, ttlMs },
     ),
   });
   const commandDeps: CommandDeps = {
