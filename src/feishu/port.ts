@@ -1,4 +1,5 @@
 import type { CardJson } from '../cards/run-card.js';
+import type { MessageInput } from '../core/bridge-input.js';
 
 export interface WriteOptions {
   signal?: AbortSignal;
@@ -10,6 +11,11 @@ export interface ReplyTarget {
   chatId: string;
   messageId: string;
   inThread: boolean;
+}
+
+/** A reply to `input` (or to another message of its chat, e.g. a card), in its thread when it has one. */
+export function replyTargetFor(input: MessageInput, messageId = input.messageId): ReplyTarget {
+  return { chatId: input.chat.chatId, messageId, inThread: Boolean(input.chat.threadId) };
 }
 
 /**

@@ -12,7 +12,7 @@ import { answerText } from '../cards/run-state.js';
 import type { RunView } from '../cards/run-view.js';
 import { SlidingWindowLimiter } from '../core/rate-limiter.js';
 import { FeishuApiError, type FeishuFailure } from '../feishu/errors.js';
-import type { FeishuPort, ReplyTarget } from '../feishu/port.js';
+import { type FeishuPort, type ReplyTarget, replyTargetFor } from '../feishu/port.js';
 import { splitForTextMessages } from './split-text.js';
 
 /** The card a run is shown on, as remembered across a restart. */
@@ -475,7 +475,7 @@ export function createCardSink(deps: CardSinkDeps) {
 function replyTargetOf(view: RunView): ReplyTarget | undefined {
   const last = view.inputs[view.inputs.length - 1];
   if (!last) return undefined;
-  return { chatId: last.chat.chatId, messageId: last.messageId, inThread: Boolean(last.chat.threadId) };
+  return replyTargetFor(last);
 }
 
 function handleOf(card: LiveCard): RunCardHandle {

@@ -35,7 +35,7 @@ import { FeishuGateway } from '../feishu/gateway.js';
 import { decideMessage, type RawMessageEvent } from '../feishu/intake.js';
 import type { LivenessOptions } from '../feishu/liveness.js';
 import { createFeishuPort } from '../feishu/outbound.js';
-import type { FeishuPort, ReplyTarget } from '../feishu/port.js';
+import { type FeishuPort, replyTargetFor } from '../feishu/port.js';
 import { type AccessPolicy, isAdmin, roleOf } from '../policy/access.js';
 import { policyFingerprint } from '../policy/fingerprint.js';
 import { resolveWorkspace, validateWorkspace } from '../policy/workspace.js';
@@ -287,14 +287,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       ),
     );
   };
-  const replyTarget = (input: MessageInput): ReplyTarget => ({
-    chatId: input.chat.chatId,
-    messageId: input.messageId,
-    inThread: Boolean(input.chat.threadId),
-  });
   const notify = (notice: Notice) => {
     if (!notice.replyTo) return;
-    effects.track('notice', feishu.replyText(replyTarget(notice.replyTo), notice.text));
+    effects.track('notice', feishu.replyText(replyTargetFor(notice.replyTo), notice.text));
   };
   const reportInterruptedRun = (scopeId: string, run: InterruptedRun) => {
     logger.warn({ scopeId, runId: run.runId }, 'run was in flight at a crash; reporting it interrupted');

@@ -14,7 +14,7 @@ import { approvalCard } from '../cards/approval-card.js';
 import { approvalSubject, displayCommand } from '../cards/markdown.js';
 import { questionCard } from '../cards/question-card.js';
 import type { MessageInput } from '../core/bridge-input.js';
-import type { FeishuPort, ReplyTarget } from '../feishu/port.js';
+import { type FeishuPort, replyTargetFor } from '../feishu/port.js';
 import type { Role } from '../policy/access.js';
 import {
   type ApprovalPlan,
@@ -225,7 +225,7 @@ export class InteractionBroker {
     };
     try {
       open.messageId = await this.deps.feishu.replyCard(
-        replyTarget(open.starter),
+        replyTargetFor(open.starter),
         approvalCard({ ...this.#approvalView(open, 'pending'), buttons }),
       );
       // Settled while the card was being sent: show the outcome now.
@@ -275,16 +275,7 @@ export class InteractionBroker {
     const seconds = Math.max(1, Math.round((open.expiresAt - this.deps.now()) / 1000));
     const text = `⏰ Still waiting for approval: ${subject}. It is denied in ${seconds} s unless ${approversText(open.plan)} approve${open.plan.approvers === 'requester' ? '' : 's'}.`;
     try {
-      await this.deps.feishu.replyText(
-        open.messageId
-          ? {
-              chatId: open.starter.chat.chatId,
-              messageId: open.messageId,
-              inThread: Boolean(open.starter.chat.threadId),
-            }
-          : replyTarget(open.starter),
-        text,
-      );
+      await this.deps.feishu.replyText(replyTargetFor(open.starter, open.messageId), text);
     } catch (error) {
       this.deps.logger.warn({ err: error, runId: open.runId }, 'approval reminder could not be sent');
     }
@@ -357,7 +348,7 @@ export class InteractionBroker {
     });
     try {
       open.messageId = await this.deps.feishu.replyCard(
-        replyTarget(open.starter),
+        replyTargetFor(open.starter),
         questionCard({ ...this.#questionView(open, 'pending'), optionValues: open.optionValues }),
       );
       if (!this.#questions.has(open.key)) await this.#updateQuestionCard(open, 'cancelled');
@@ -544,10 +535,6 @@ export class InteractionBroker {
       open.settle({ decision: 'deny', note: 'larkcode is shutting down' }, 'cancelled');
     for (const open of [...this.#questions.values()]) open.settle(undefined, 'cancelled');
   }
-}
-
-function replyTarget(input: MessageInput): ReplyTarget {
-  return { chatId: input.chat.chatId, messageId: input.messageId, inThread: Boolean(input.chat.threadId) };
 }
 
 function approversText(plan: Extract<ApprovalPlan, { kind: 'ask' }>): string {
